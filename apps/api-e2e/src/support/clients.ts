@@ -1,0 +1,43 @@
+import OpenAI from 'openai';
+
+export const baseUrl = () => process.env.CIBOX_BASE_URL!;
+
+/** The official SDK pointed at our stack, as tenant A or B; no retries, so failures show. */
+export function client(tenant: 'a' | 'b' = 'a'): OpenAI {
+  const apiKey = tenant === 'a' ? process.env.CIBOX_KEY_A! : process.env.CIBOX_KEY_B!;
+  return new OpenAI({ apiKey, baseURL: `${baseUrl()}/v1`, maxRetries: 0, timeout: 120_000 });
+}
+
+/** Raw HTTP for our extensions and for malformed input the SDK would never send. */
+export async function raw(method: string, path: string, init: { body?: unknown; headers?: Record<string, string>; key?: string | null } = {}) {
+  const headers: Record<string, string> = { ...init.headers };
+  const key = init.key === undefined ? process.env.CIBOX_KEY_A! : init.key;
+  if (key) headers.authorization = `Bearer ${key}`;
+  let body: string | undefined;
+  if (typeof init.body === 'string') {
+    body = init.body;
+    headers['content-type'] ??= 'application/json';
+  } else if (init.body !== undefined) {
+    body = JSON.stringify(init.body);
+    headers['content-type'] = 'application/json';
+  }
+  const res = await fetch(`${baseUrl()}${path}`, { method, headers, body });
+  const text = await res.text();
+  let json: unknown = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, headers: res.headers, text, json: json as any };
+}
+
+/** Asserts OpenAI's error envelope, and the offending field when given. */
+export function expectOpenAIError(json: any, param?: string | null) {
+  expect(Object.keys(json ?? {})).toEqual(['error']);
+  expect(typeof json.error.message).toBe('string');
+  expect(typeof json.error.type).toBe('string');
+  expect(json.error).toHaveProperty('param');
+  expect(json.error).toHaveProperty('code');
+  if (param !== undefined) expect(json.error.param).toBe(param);
+}

@@ -1,0 +1,34 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startStack, type Stack } from '../../../../libs/testing/src/stack';
+
+declare global {
+  // eslint-disable-next-line no-var
+  var __CIBOX_STACK__: Stack | undefined;
+}
+
+/** Starts the real stack once for the suite: Redis, the S3 server, api and a worker, as processes. */
+export default async function globalSetup(): Promise<void> {
+  const keys = [`sk-test-a-${randomBytes(8).toString('hex')}`, `sk-test-b-${randomBytes(8).toString('hex')}`];
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cibox-e2e-'));
+  const stack = await startStack({
+    apiKeys: keys,
+    dataDir,
+    workers: 1,
+    env: {
+      LOG_LEVEL: 'warn',
+      MAX_UPLOAD_BYTES: String(8 * 1024 * 1024),
+      SANDBOX_IMAGE: process.env.SANDBOX_IMAGE ?? 'cibox-sandbox:latest',
+      WARM_POOL_SIZE: '2',
+    },
+  });
+  globalThis.__CIBOX_STACK__ = stack;
+  process.env.CIBOX_BASE_URL = stack.baseUrl;
+  process.env.CIBOX_KEY_A = keys[0];
+  process.env.CIBOX_KEY_B = keys[1];
+  process.env.CIBOX_REDIS_URL = stack.redisUrl;
+  process.env.CIBOX_DATA_DIR = dataDir;
+  process.env.CIBOX_MAX_UPLOAD_BYTES = String(8 * 1024 * 1024);
+}

@@ -1,0 +1,97 @@
+import busboy from 'busboy';
+import type { Request } from 'express';
+import { PassThrough, type Readable } from 'node:stream';
+import { InvalidRequestError, PayloadTooLargeError } from '@cibox/contracts';
+
+export interface UploadedFile<T> {
+  filename: string;
+  bytes: number;
+  stored: T;
+}
+
+export interface MultipartUpload<T> {
+  fields: Record<string, string>;
+  file: UploadedFile<T> | null;
+}
+
+export function isMultipart(req: Request): boolean {
+  return (req.headers['content-type'] ?? '').toLowerCase().startsWith('multipart/form-data');
+}
+
+/**
+ * Streams the multipart field `file` into `store` as it arrives (never buffering it whole) and
+ * collects the text fields. Over `maxBytes` the store is aborted, the rest of the body is drained
+ * so the client reads our answer, and a 413 is thrown.
+ */
+export function receiveMultipart<T>(
+  req: Request,
+  maxBytes: number,
+  store: (body: Readable, filename: string) => Promise<T>,
+): Promise<MultipartUpload<T>> {
+  return new Promise((resolve, reject) => {
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({ headers: req.headers, limits: { fileSize: maxBytes, files: 1, fields: 20, fieldSize: 64 * 1024 } });
+    } catch {
+      reject(new InvalidRequestError('Expected a multipart/form-data body with a `file` field.', 'file'));
+      return;
+    }
+    const fields: Record<string, string> = {};
+    let stored: Promise<UploadedFile<T>> | null = null;
+    let failure: Error | null = null;
+    const fail = (err: Error) => {
+      failure ??= err;
+    };
+
+    parser.on('field', (name, value) => {
+      fields[name] = value;
+    });
+    parser.on('file', (name, file, info) => {
+      if (name !== 'file' || stored) {
+        file.resume();
+        return;
+      }
+      const body = new PassThrough();
+      let bytes = 0;
+      file.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+      });
+      file.on('limit', () => {
+        const err = new PayloadTooLargeError(maxBytes);
+        fail(err);
+        body.destroy(err);
+        file.resume();
+      });
+      file.pipe(body);
+      const filename = info.filename ?? '';
+      stored = store(body, filename).then((result) => ({ filename, bytes, stored: result }));
+      stored.catch(() => undefined);
+    });
+    parser.on('filesLimit', () => undefined);
+    parser.on('error', (err: Error) => {
+      fail(new InvalidRequestError(`Malformed multipart body: ${err.message}`, 'file'));
+      req.unpipe(parser);
+      req.resume();
+      req.on('end', finish);
+    });
+    parser.on('close', finish);
+
+    let finished = false;
+    async function finish() {
+      if (finished) return;
+      finished = true;
+      let file: UploadedFile<T> | null = null;
+      if (stored) {
+        try {
+          file = await stored;
+        } catch (err) {
+          fail(err as Error);
+        }
+      }
+      if (failure) reject(failure);
+      else resolve({ fields, file });
+    }
+    req.on('aborted', () => fail(new InvalidRequestError('The upload was interrupted.', 'file')));
+    req.pipe(parser);
+  });
+}

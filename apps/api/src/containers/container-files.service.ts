@@ -1,0 +1,107 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Request } from 'express';
+import { APP_CONFIG, type AppConfig } from '@cibox/config';
+import {
+  CONTAINER_DATA_DIR,
+  InvalidRequestError,
+  NotFoundError,
+  containerFileFromIdSchema,
+  containerFileNameSchema,
+  newId,
+  nowSeconds,
+  parseOrThrow,
+  type ContainerFileObject,
+  type ListQuery,
+} from '@cibox/contracts';
+import {
+  ContainerFileRepository,
+  FileRepository,
+  OBJECT_STORE,
+  objectKeys,
+  toContainerFileObject,
+  type ContainerFileRecord,
+  type ObjectStore,
+} from '@cibox/storage';
+import { isMultipart, receiveMultipart } from '../common/multipart';
+import { toListEnvelope } from '../common/list';
+import { ContainersService } from './containers.service';
+
+@Injectable()
+export class ContainerFilesService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(OBJECT_STORE) private readonly store: ObjectStore,
+    private readonly containers: ContainersService,
+    private readonly containerFiles: ContainerFileRepository,
+    private readonly files: FileRepository,
+  ) {}
+
+  /** Adds a file from a multipart upload or, given JSON `{"file_id"}`, by copying a Files API file. */
+  async create(tenant: string, containerId: string, req: Request): Promise<ContainerFileObject> {
+    const container = await this.containers.requireActive(tenant, containerId);
+    const id = newId('containerFile');
+    const key = objectKeys.containerFile(tenant, container.id, id);
+    let filename: string;
+    let bytes: number;
+    if (isMultipart(req)) {
+      const upload = await receiveMultipart(req, this.config.maxUploadBytes, (body) => this.store.put(key, body)).catch(
+        async (err: unknown) => {
+          await this.store.remove(key).catch(() => undefined);
+          throw err;
+        },
+      );
+      if (!upload.file) throw new InvalidRequestError("Missing required parameter: 'file'.", 'file');
+      filename = upload.file.filename;
+      bytes = upload.file.bytes;
+      const valid = containerFileNameSchema.safeParse(filename);
+      if (!valid.success) {
+        await this.store.remove(key).catch(() => undefined);
+        throw new InvalidRequestError(`Invalid file name '${filename}': ${valid.error.issues[0]?.message ?? 'invalid'}.`, 'file');
+      }
+    } else {
+      const { file_id } = parseOrThrow(containerFileFromIdSchema, req.body ?? {});
+      const file = await this.files.get(tenant, file_id);
+      if (!file) throw new NotFoundError('File', file_id);
+      await this.store.copy(file.object_key, key);
+      filename = file.filename;
+      bytes = file.bytes;
+    }
+    const record: ContainerFileRecord = {
+      id,
+      tenant,
+      container_id: container.id,
+      path: `${CONTAINER_DATA_DIR}/${filename}`,
+      bytes,
+      created_at: nowSeconds(),
+      source: 'user',
+      object_key: key,
+    };
+    const replaced = await this.containerFiles.upsertByPath(record);
+    if (replaced) await this.store.remove(replaced.object_key).catch(() => undefined);
+    return toContainerFileObject(record);
+  }
+
+  async list(tenant: string, containerId: string, query: ListQuery) {
+    await this.containers.requireActive(tenant, containerId);
+    return toListEnvelope(await this.containerFiles.list(containerId, query), toContainerFileObject);
+  }
+
+  async get(tenant: string, containerId: string, fileId: string): Promise<ContainerFileRecord> {
+    await this.containers.requireActive(tenant, containerId);
+    const record = await this.containerFiles.get(tenant, containerId, fileId);
+    if (!record) throw new NotFoundError('Container file', fileId);
+    return record;
+  }
+
+  async content(tenant: string, containerId: string, fileId: string) {
+    const record = await this.get(tenant, containerId, fileId);
+    return { record, ...(await this.store.get(record.object_key)) };
+  }
+
+  async remove(tenant: string, containerId: string, fileId: string) {
+    const record = await this.get(tenant, containerId, fileId);
+    await this.containerFiles.remove(record);
+    await this.store.remove(record.object_key).catch(() => undefined);
+    return { id: fileId, object: 'container.file.deleted' as const, deleted: true as const };
+  }
+}

@@ -1,0 +1,64 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { containerListQuerySchema, createContainerSchema, listQuerySchema, parseOrThrow } from '@cibox/contracts';
+import { toContainerFileObject } from '@cibox/storage';
+import { Tenant } from '../common/auth.guard';
+import { sendBlob } from '../common/send-blob';
+import { ContainersService } from './containers.service';
+import { ContainerFilesService } from './container-files.service';
+
+@Controller('v1/containers')
+export class ContainersController {
+  constructor(
+    private readonly containers: ContainersService,
+    private readonly files: ContainerFilesService,
+  ) {}
+
+  @Post()
+  @HttpCode(200)
+  create(@Tenant() tenant: string, @Body() body: unknown) {
+    return this.containers.create(tenant, parseOrThrow(createContainerSchema, body ?? {}));
+  }
+
+  @Get()
+  list(@Tenant() tenant: string, @Query() query: unknown) {
+    return this.containers.list(tenant, parseOrThrow(containerListQuerySchema, query));
+  }
+
+  @Get(':id')
+  retrieve(@Tenant() tenant: string, @Param('id') id: string) {
+    return this.containers.retrieve(tenant, id);
+  }
+
+  @Delete(':id')
+  remove(@Tenant() tenant: string, @Param('id') id: string) {
+    return this.containers.remove(tenant, id);
+  }
+
+  @Post(':id/files')
+  @HttpCode(200)
+  createFile(@Tenant() tenant: string, @Param('id') id: string, @Req() req: Request) {
+    return this.files.create(tenant, id, req);
+  }
+
+  @Get(':id/files')
+  listFiles(@Tenant() tenant: string, @Param('id') id: string, @Query() query: unknown) {
+    return this.files.list(tenant, id, parseOrThrow(listQuerySchema(), query));
+  }
+
+  @Get(':id/files/:fileId')
+  async retrieveFile(@Tenant() tenant: string, @Param('id') id: string, @Param('fileId') fileId: string) {
+    return toContainerFileObject(await this.files.get(tenant, id, fileId));
+  }
+
+  @Get(':id/files/:fileId/content')
+  async fileContent(@Tenant() tenant: string, @Param('id') id: string, @Param('fileId') fileId: string, @Res() res: Response) {
+    const { record, stream, size } = await this.files.content(tenant, id, fileId);
+    await sendBlob(res, { stream, size }, record.path.split('/').pop());
+  }
+
+  @Delete(':id/files/:fileId')
+  removeFile(@Tenant() tenant: string, @Param('id') id: string, @Param('fileId') fileId: string) {
+    return this.files.remove(tenant, id, fileId);
+  }
+}

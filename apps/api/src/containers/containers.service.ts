@@ -1,0 +1,129 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  ContainerExpiredError,
+  InvalidRequestError,
+  NotFoundError,
+  newId,
+  nowSeconds,
+  type ContainerObject,
+  type CreateContainerRequest,
+  type ListQuery,
+} from '@cibox/contracts';
+import {
+  ContainerFileRepository,
+  ContainerRepository,
+  FileRepository,
+  OBJECT_STORE,
+  isExpired,
+  objectKeys,
+  toContainerObject,
+  type ContainerRecord,
+  type ObjectStore,
+} from '@cibox/storage';
+import { toListEnvelope } from '../common/list';
+import { SandboxControl } from '../executions/sandbox-control.service';
+
+const DEFAULT_IDLE_MINUTES = 20;
+
+@Injectable()
+export class ContainersService {
+  constructor(
+    @Inject(OBJECT_STORE) private readonly store: ObjectStore,
+    private readonly containers: ContainerRepository,
+    private readonly containerFiles: ContainerFileRepository,
+    private readonly files: FileRepository,
+    private readonly sandboxes: SandboxControl,
+  ) {}
+
+  async create(tenant: string, req: CreateContainerRequest): Promise<ContainerObject> {
+    // Resolve every file first, so a bad id changes nothing.
+    const sources = [];
+    for (const [i, fileId] of (req.file_ids ?? []).entries()) {
+      const file = await this.files.get(tenant, fileId);
+      if (!file) throw new InvalidRequestError(`File with id '${fileId}' not found.`, `file_ids.${i}`, 'not_found');
+      sources.push(file);
+    }
+    const now = nowSeconds();
+    const record: ContainerRecord = {
+      id: newId('container'),
+      tenant,
+      name: req.name,
+      created_at: now,
+      last_active_at: now,
+      expires_minutes: req.expires_after?.minutes ?? DEFAULT_IDLE_MINUTES,
+      memory_limit: req.memory_limit ?? '1g',
+      expired: false,
+    };
+    for (const file of sources) {
+      const id = newId('containerFile');
+      const key = objectKeys.containerFile(tenant, record.id, id);
+      await this.store.copy(file.object_key, key);
+      await this.containerFiles.upsertByPath({
+        id,
+        tenant,
+        container_id: record.id,
+        path: `/mnt/data/${file.filename}`,
+        bytes: file.bytes,
+        created_at: now,
+        source: 'user',
+        object_key: key,
+      });
+    }
+    await this.containers.insert(record);
+    return toContainerObject(record, now);
+  }
+
+  async list(tenant: string, query: ListQuery & { name?: string }) {
+    const now = nowSeconds();
+    const page = await this.containers.list(tenant, query, query.name);
+    return toListEnvelope(page, (r) => toContainerObject(r, now));
+  }
+
+  /** Reads a container and refreshes its idle clock, as every container operation does. */
+  async retrieve(tenant: string, id: string): Promise<ContainerObject> {
+    const record = await this.find(tenant, id);
+    const now = nowSeconds();
+    if (!isExpired(record, now)) await this.touch(record, now);
+    return toContainerObject(record, now);
+  }
+
+  /** A container that file and execution operations may use: it exists, is the tenant's and is live. */
+  async requireActive(tenant: string, id: string): Promise<ContainerRecord> {
+    const record = await this.find(tenant, id);
+    const now = nowSeconds();
+    if (isExpired(record, now)) {
+      await this.markExpired(record);
+      throw new ContainerExpiredError();
+    }
+    await this.touch(record, now);
+    return record;
+  }
+
+  async remove(tenant: string, id: string) {
+    const record = await this.find(tenant, id);
+    await this.containers.remove(record);
+    const files = await this.containerFiles.removeAll(record.id);
+    await Promise.all(files.map((f) => this.store.remove(f.object_key).catch(() => undefined)));
+    await this.sandboxes.destroy(record.id);
+    return { id, object: 'container.deleted' as const, deleted: true as const };
+  }
+
+  private async find(tenant: string, id: string): Promise<ContainerRecord> {
+    const record = await this.containers.get(tenant, id);
+    if (!record) throw new NotFoundError('Container', id);
+    return record;
+  }
+
+  private async touch(record: ContainerRecord, now: number): Promise<void> {
+    if (record.last_active_at === now) return;
+    record.last_active_at = now;
+    await this.containers.save(record);
+  }
+
+  private async markExpired(record: ContainerRecord): Promise<void> {
+    if (record.expired) return;
+    record.expired = true;
+    await this.containers.save(record);
+    await this.sandboxes.destroy(record.id);
+  }
+}

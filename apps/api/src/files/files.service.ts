@@ -1,0 +1,73 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Request } from 'express';
+import { APP_CONFIG, type AppConfig } from '@cibox/config';
+import {
+  InvalidRequestError,
+  NotFoundError,
+  filePurposeSchema,
+  newId,
+  nowSeconds,
+  parseOrThrow,
+  type FileObject,
+  type ListQuery,
+} from '@cibox/contracts';
+import { FileRepository, OBJECT_STORE, objectKeys, toFileObject, type FileRecord, type ObjectStore } from '@cibox/storage';
+import { receiveMultipart } from '../common/multipart';
+import { toListEnvelope } from '../common/list';
+
+@Injectable()
+export class FilesService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(OBJECT_STORE) private readonly store: ObjectStore,
+    private readonly files: FileRepository,
+  ) {}
+
+  /** Streams the upload to S3 under a fresh id; metadata is written only once the blob is whole. */
+  async upload(tenant: string, req: Request): Promise<FileObject> {
+    const id = newId('file');
+    const key = objectKeys.file(tenant, id);
+    const upload = await receiveMultipart(req, this.config.maxUploadBytes, (body) => this.store.put(key, body)).catch(
+      async (err: unknown) => {
+        await this.store.remove(key).catch(() => undefined);
+        throw err;
+      },
+    );
+    try {
+      if (!upload.file) throw new InvalidRequestError("Missing required parameter: 'file'.", 'file');
+      if (upload.fields.purpose === undefined) throw new InvalidRequestError("Missing required parameter: 'purpose'.", 'purpose');
+      const purpose = parseOrThrow(filePurposeSchema, upload.fields.purpose, 'purpose');
+      const filename = upload.file.filename || 'upload';
+      if (filename.length > 1024) throw new InvalidRequestError('File name is too long.', 'file');
+      const record: FileRecord = { id, tenant, bytes: upload.file.bytes, created_at: nowSeconds(), filename, purpose, object_key: key };
+      await this.files.insert(record);
+      return toFileObject(record);
+    } catch (err) {
+      await this.store.remove(key).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async get(tenant: string, id: string): Promise<FileRecord> {
+    const record = await this.files.get(tenant, id);
+    if (!record) throw new NotFoundError('File', id);
+    return record;
+  }
+
+  async list(tenant: string, query: ListQuery & { purpose?: string }) {
+    const page = await this.files.list(tenant, query, query.purpose);
+    return toListEnvelope(page, toFileObject);
+  }
+
+  async content(tenant: string, id: string) {
+    const record = await this.get(tenant, id);
+    return { record, ...(await this.store.get(record.object_key)) };
+  }
+
+  async remove(tenant: string, id: string) {
+    const record = await this.get(tenant, id);
+    await this.files.remove(record);
+    await this.store.remove(record.object_key);
+    return { id, object: 'file' as const, deleted: true as const };
+  }
+}

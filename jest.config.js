@@ -1,0 +1,25 @@
+/** Two projects: fast unit specs beside the code, and the end-to-end suite against the real stack. */
+const transform = { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] };
+const moduleNameMapper = { '^@cibox/(.*)$': '<rootDir>/libs/$1/src' };
+
+module.exports = {
+  testTimeout: 120000,
+  projects: [
+    {
+      displayName: 'unit',
+      testEnvironment: 'node',
+      transform,
+      moduleNameMapper,
+      testMatch: ['<rootDir>/apps/*/src/**/*.spec.ts', '<rootDir>/libs/*/src/**/*.spec.ts', '<rootDir>/tools/**/*.spec.ts'],
+    },
+    {
+      displayName: 'e2e',
+      testEnvironment: 'node',
+      transform,
+      moduleNameMapper,
+      testMatch: ['<rootDir>/apps/api-e2e/src/**/*.e2e-spec.ts'],
+      globalSetup: '<rootDir>/apps/api-e2e/src/support/global-setup.ts',
+      globalTeardown: '<rootDir>/apps/api-e2e/src/support/global-teardown.ts',
+    },
+  ],
+};

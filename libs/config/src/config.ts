@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const url = (def: string) => z.string().url().default(def);
+
+/** Every environment variable the api and worker read, with defaults. Parsed once at start. */
+const envSchema = z.object({
+  PORT: int(8080, 1).pipe(z.number().max(65535)),
+  HOST: z.string().default('0.0.0.0'),
+  REDIS_URL: url('redis://127.0.0.1:6379'),
+  S3_ENDPOINT: url('http://127.0.0.1:9000'),
+  S3_ACCESS_KEY: z.string().min(1).default('S3RVER'),
+  S3_SECRET_KEY: z.string().min(1).default('S3RVER'),
+  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{2,62}$/, 'must be a valid S3 bucket name').default('cibox'),
+  S3_REGION: z.string().default('us-east-1'),
+  API_KEYS: z.string().optional(),
+  MAX_UPLOAD_BYTES: int(512 * 1024 * 1024, 1),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  WORKER_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+  SANDBOX_IMAGE: z.string().default('cibox-sandbox:latest'),
+  WARM_POOL_SIZE: int(2),
+  EXEC_TIMEOUT_DEFAULT_MS: int(60_000, 1),
+  EXEC_TIMEOUT_MAX_MS: int(600_000, 1),
+  EXEC_OUTPUT_MAX_BYTES: int(1024 * 1024, 1024),
+  SANDBOX_DISK_BYTES: int(512 * 1024 * 1024, 1024 * 1024),
+  SANDBOX_PIDS_LIMIT: int(256, 16),
+  SANDBOX_CPUS: z.coerce.number().positive().default(1),
+  WORKER_CONCURRENCY: int(32, 1),
+  REAPER_INTERVAL_MS: int(10_000, 100),
+});
+
+export interface AppConfig {
+  port: number;
+  host: string;
+  redisUrl: string;
+  s3: { endpoint: string; accessKey: string; secretKey: string; bucket: string; region: string };
+  /** Map from sha256(key) to tenant id. Empty when API_KEYS is unset: the api then generates a key. */
+  apiKeyTenants: Map<string, string>;
+  maxUploadBytes: number;
+  logLevel: string;
+  workerId: string;
+  sandbox: {
+    image: string;
+    warmPoolSize: number;
+    timeoutDefaultMs: number;
+    timeoutMaxMs: number;
+    outputMaxBytes: number;
+    diskBytes: number;
+    pidsLimit: number;
+    cpus: number;
+  };
+  workerConcurrency: number;
+  reaperIntervalMs: number;
+}
+
+export class ConfigError extends Error {}
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/** Tenant id of an API key: stable, and reveals nothing about the key. */
+export function tenantOf(key: string): string {
+  return 'tn_' + hashKey(key).slice(0, 24);
+}
+
+/** Parses the environment; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const keys = (e.API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    redisUrl: e.REDIS_URL,
+    s3: { endpoint: e.S3_ENDPOINT, accessKey: e.S3_ACCESS_KEY, secretKey: e.S3_SECRET_KEY, bucket: e.S3_BUCKET, region: e.S3_REGION },
+    apiKeyTenants: new Map(keys.map((k) => [hashKey(k), tenantOf(k)])),
+    maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    logLevel: e.LOG_LEVEL,
+    workerId: e.WORKER_ID ?? `w-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    sandbox: {
+      image: e.SANDBOX_IMAGE,
+      warmPoolSize: e.WARM_POOL_SIZE,
+      timeoutDefaultMs: Math.min(e.EXEC_TIMEOUT_DEFAULT_MS, e.EXEC_TIMEOUT_MAX_MS),
+      timeoutMaxMs: e.EXEC_TIMEOUT_MAX_MS,
+      outputMaxBytes: e.EXEC_OUTPUT_MAX_BYTES,
+      diskBytes: e.SANDBOX_DISK_BYTES,
+      pidsLimit: e.SANDBOX_PIDS_LIMIT,
+      cpus: e.SANDBOX_CPUS,
+    },
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    reaperIntervalMs: e.REAPER_INTERVAL_MS,
+  };
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -1,0 +1,58 @@
+/** OpenAI's error envelope: `{"error": {"message", "type", "param", "code"}}`. */
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+/** Base of every error a service may throw on purpose; the api's filter maps it to the wire. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: string,
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+
+  toBody(): OpenAIErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export class InvalidRequestError extends ApiError {
+  constructor(message: string, param: string | null = null, code: string | null = null) {
+    super(400, message, 'invalid_request_error', param, code);
+  }
+}
+
+export class AuthenticationError extends ApiError {
+  constructor(message = 'Incorrect API key provided. Pass it as `Authorization: Bearer <key>`.') {
+    super(401, message, 'invalid_request_error', null, 'invalid_api_key');
+  }
+}
+
+export class NotFoundError extends ApiError {
+  constructor(kind: string, id: string) {
+    super(404, `${kind} with id '${id}' not found.`, 'invalid_request_error', null, 'not_found');
+  }
+}
+
+export class PayloadTooLargeError extends ApiError {
+  constructor(limitBytes: number) {
+    super(413, `File exceeds the maximum upload size of ${limitBytes} bytes.`, 'invalid_request_error', 'file', 'file_too_large');
+  }
+}
+
+export class ContainerExpiredError extends InvalidRequestError {
+  constructor() {
+    super('Container is expired.', null, 'container_expired');
+  }
+}
+
+export class ServiceUnavailableError extends ApiError {
+  constructor(message: string) {
+    super(503, message, 'server_error', null, 'service_unavailable');
+  }
+}

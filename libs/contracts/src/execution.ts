@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import type { ContainerFileObject } from './objects';
+
+/** Request body of our extension `POST /v1/containers/{id}/executions`. */
+export const createExecutionSchema = z
+  .object({
+    code: z.string({ required_error: 'is required' }).max(1_000_000),
+    timeout_ms: z.number().int().min(1).max(24 * 3600 * 1000).optional(),
+    stream: z.boolean().optional(),
+  })
+  .strict();
+export type CreateExecutionRequest = z.infer<typeof createExecutionSchema>;
+
+export type ExecutionStatus = 'completed' | 'failed' | 'timed_out';
+
+export interface ExecutionError {
+  name: string;
+  value: string;
+  traceback: string[];
+}
+
+export type ExecutionResult =
+  | { type: 'text'; text: string }
+  | { type: 'image'; format: 'png'; file_id: string };
+
+/** The finished execution, as returned by the api and stored in Redis. */
+export interface ExecutionObject {
+  id: string;
+  object: 'container.execution';
+  container_id: string;
+  created_at: number;
+  status: ExecutionStatus;
+  stdout: string;
+  stderr: string;
+  results: ExecutionResult[];
+  error: ExecutionError | null;
+  files: ContainerFileObject[];
+  duration_ms: number;
+  /** True when the sandbox had to be recreated and Python variables were lost. */
+  state_lost: boolean;
+  truncated: { stdout: boolean; stderr: boolean };
+}
+
+/**
+ * What a worker publishes on an execution's Redis channel, in order, and what the api relays as
+ * SSE. The same union feeds the JSON reply and the stored result.
+ */
+export type ExecutionEvent =
+  | { type: 'stdout'; text: string }
+  | { type: 'stderr'; text: string }
+  | { type: 'result'; result: ExecutionResult }
+  | { type: 'done'; execution: ExecutionObject };

@@ -1,0 +1,24 @@
+import { randomBytes } from 'node:crypto';
+
+/** OpenAI-style prefixes; the random part is 192 bits, so ids cannot be guessed. */
+export const ID_PREFIX = {
+  file: 'file-',
+  container: 'cntr_',
+  containerFile: 'cfile_',
+  execution: 'exec_',
+} as const;
+
+export type IdKind = keyof typeof ID_PREFIX;
+
+export function newId(kind: IdKind): string {
+  return ID_PREFIX[kind] + randomBytes(24).toString('hex');
+}
+
+export function hasPrefix(kind: IdKind, id: string): boolean {
+  return id.startsWith(ID_PREFIX[kind]) && /^[A-Za-z0-9_-]{1,200}$/.test(id);
+}
+
+/** Unix seconds, as every OpenAI timestamp. */
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}

@@ -1,0 +1,5 @@
+export * from './errors';
+export * from './ids';
+export * from './objects';
+export * from './schemas';
+export * from './execution';

@@ -1,0 +1,57 @@
+/** Wire objects, field for field as the official `openai` SDK types them. */
+
+export const FILE_PURPOSES = ['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals'] as const;
+export type FilePurpose = (typeof FILE_PURPOSES)[number];
+
+export interface FileObject {
+  id: string;
+  object: 'file';
+  bytes: number;
+  created_at: number;
+  expires_at?: number | null;
+  filename: string;
+  purpose: FilePurpose;
+  status: 'processed';
+}
+
+export const MEMORY_LIMITS = ['1g', '4g', '16g', '64g'] as const;
+export type MemoryLimit = (typeof MEMORY_LIMITS)[number];
+
+export interface ContainerObject {
+  id: string;
+  object: 'container';
+  created_at: number;
+  status: 'running' | 'expired';
+  expires_after: { anchor: 'last_active_at'; minutes: number };
+  last_active_at: number;
+  memory_limit: MemoryLimit;
+  name: string;
+}
+
+export type ContainerFileSource = 'user' | 'assistant';
+
+export interface ContainerFileObject {
+  id: string;
+  object: 'container.file';
+  created_at: number;
+  bytes: number;
+  container_id: string;
+  path: string;
+  source: ContainerFileSource;
+}
+
+export interface DeletedObject<T extends string> {
+  id: string;
+  object: T;
+  deleted: true;
+}
+
+export interface ListEnvelope<T> {
+  object: 'list';
+  data: T[];
+  first_id: string | null;
+  last_id: string | null;
+  has_more: boolean;
+}
+
+export const CONTAINER_DATA_DIR = '/mnt/data';

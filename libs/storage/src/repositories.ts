@@ -1,0 +1,189 @@
+import type { Redis } from 'ioredis';
+import type {
+  ContainerFileObject,
+  ContainerFileSource,
+  ContainerObject,
+  FileObject,
+  FilePurpose,
+  MemoryLimit,
+} from '@cibox/contracts';
+import { RedisRecords, type Page, type PageRequest } from './redis-records';
+
+export interface FileRecord {
+  id: string;
+  tenant: string;
+  bytes: number;
+  created_at: number;
+  filename: string;
+  purpose: FilePurpose;
+  object_key: string;
+}
+
+export function toFileObject(r: FileRecord): FileObject {
+  return { id: r.id, object: 'file', bytes: r.bytes, created_at: r.created_at, expires_at: null, filename: r.filename, purpose: r.purpose, status: 'processed' };
+}
+
+export interface ContainerRecord {
+  id: string;
+  tenant: string;
+  name: string;
+  created_at: number;
+  last_active_at: number;
+  expires_minutes: number;
+  memory_limit: MemoryLimit;
+  /** Set once the container was seen past its idle limit; expiry is irreversible. */
+  expired: boolean;
+}
+
+export function isExpired(r: ContainerRecord, nowSec: number): boolean {
+  return r.expired || nowSec - r.last_active_at >= r.expires_minutes * 60;
+}
+
+export function toContainerObject(r: ContainerRecord, nowSec: number): ContainerObject {
+  return {
+    id: r.id,
+    object: 'container',
+    created_at: r.created_at,
+    status: isExpired(r, nowSec) ? 'expired' : 'running',
+    expires_after: { anchor: 'last_active_at', minutes: r.expires_minutes },
+    last_active_at: r.last_active_at,
+    memory_limit: r.memory_limit,
+    name: r.name,
+  };
+}
+
+export interface ContainerFileRecord {
+  id: string;
+  tenant: string;
+  container_id: string;
+  path: string;
+  bytes: number;
+  created_at: number;
+  source: ContainerFileSource;
+  object_key: string;
+}
+
+export function toContainerFileObject(r: ContainerFileRecord): ContainerFileObject {
+  return { id: r.id, object: 'container.file', created_at: r.created_at, bytes: r.bytes, container_id: r.container_id, path: r.path, source: r.source };
+}
+
+/** Files API metadata; every read is scoped to a tenant, so another tenant's id reads as absent. */
+export class FileRepository {
+  private readonly records: RedisRecords<FileRecord>;
+  constructor(redis: Redis) {
+    this.records = new RedisRecords(redis, 'file');
+  }
+
+  private indexes(r: FileRecord): string[] {
+    return [r.tenant, `${r.tenant}:${r.purpose}`];
+  }
+
+  async insert(r: FileRecord): Promise<void> {
+    await this.records.insert(r, this.indexes(r), Date.now());
+  }
+
+  async get(tenant: string, id: string): Promise<FileRecord | null> {
+    const r = await this.records.get(id);
+    return r && r.tenant === tenant ? r : null;
+  }
+
+  async remove(r: FileRecord): Promise<void> {
+    await this.records.remove(r.id, this.indexes(r));
+  }
+
+  list(tenant: string, page: PageRequest, purpose?: string): Promise<Page<FileRecord>> {
+    return this.records.page(purpose ? `${tenant}:${purpose}` : tenant, page);
+  }
+}
+
+export class ContainerRepository {
+  private readonly records: RedisRecords<ContainerRecord>;
+  constructor(private readonly redis: Redis) {
+    this.records = new RedisRecords(redis, 'container');
+  }
+
+  async insert(r: ContainerRecord): Promise<void> {
+    await this.records.insert(r, [r.tenant, 'all'], Date.now());
+  }
+
+  async get(tenant: string, id: string): Promise<ContainerRecord | null> {
+    const r = await this.records.get(id);
+    return r && r.tenant === tenant ? r : null;
+  }
+
+  /** Unscoped read, for workers that act on behalf of the system. */
+  getAny(id: string): Promise<ContainerRecord | null> {
+    return this.records.get(id);
+  }
+
+  save(r: ContainerRecord): Promise<void> {
+    return this.records.save(r);
+  }
+
+  async remove(r: ContainerRecord): Promise<void> {
+    await this.records.remove(r.id, [r.tenant, 'all']);
+  }
+
+  list(tenant: string, page: PageRequest, name?: string): Promise<Page<ContainerRecord>> {
+    return this.records.page(tenant, page, name === undefined ? undefined : (r) => r.name === name);
+  }
+
+  allIds(): Promise<string[]> {
+    return this.records.allIds('all');
+  }
+}
+
+/** Container files; a path maps to at most one file, so a new upload to a path replaces the old one. */
+export class ContainerFileRepository {
+  private readonly records: RedisRecords<ContainerFileRecord>;
+  constructor(private readonly redis: Redis) {
+    this.records = new RedisRecords(redis, 'cfile');
+  }
+
+  private pathsKey(containerId: string): string {
+    return `cibox:cfile-paths:${containerId}`;
+  }
+
+  /** Inserts `r`, returning the record it replaced at the same path, if any. */
+  async upsertByPath(r: ContainerFileRecord): Promise<ContainerFileRecord | null> {
+    const previousId = await this.redis.hget(this.pathsKey(r.container_id), r.path);
+    const previous = previousId ? await this.records.get(previousId) : null;
+    if (previous) await this.records.remove(previous.id, [r.container_id]);
+    await this.records.insert(r, [r.container_id], Date.now());
+    await this.redis.hset(this.pathsKey(r.container_id), r.path, r.id);
+    return previous;
+  }
+
+  async get(tenant: string, containerId: string, id: string): Promise<ContainerFileRecord | null> {
+    const r = await this.records.get(id);
+    return r && r.tenant === tenant && r.container_id === containerId ? r : null;
+  }
+
+  async getByPath(containerId: string, path: string): Promise<ContainerFileRecord | null> {
+    const id = await this.redis.hget(this.pathsKey(containerId), path);
+    return id ? this.records.get(id) : null;
+  }
+
+  async remove(r: ContainerFileRecord): Promise<void> {
+    await this.records.remove(r.id, [r.container_id]);
+    // Only unmap the path if it still points at this file (a newer upload may have replaced it).
+    const current = await this.redis.hget(this.pathsKey(r.container_id), r.path);
+    if (current === r.id) await this.redis.hdel(this.pathsKey(r.container_id), r.path);
+  }
+
+  list(containerId: string, page: PageRequest): Promise<Page<ContainerFileRecord>> {
+    return this.records.page(containerId, page);
+  }
+
+  async all(containerId: string): Promise<ContainerFileRecord[]> {
+    const ids = await this.records.allIds(containerId);
+    return (await this.records.getMany(ids)).filter((r): r is ContainerFileRecord => r !== null);
+  }
+
+  async removeAll(containerId: string): Promise<ContainerFileRecord[]> {
+    const all = await this.all(containerId);
+    for (const r of all) await this.records.remove(r.id, [containerId]);
+    await this.redis.del(this.pathsKey(containerId));
+    return all;
+  }
+}

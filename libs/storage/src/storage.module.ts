@@ -1,0 +1,32 @@
+import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { APP_CONFIG, type AppConfig } from '@cibox/config';
+import { MinioObjectStore } from './minio-object-store';
+import { ContainerFileRepository, ContainerRepository, FileRepository } from './repositories';
+import { OBJECT_STORE, REDIS } from './tokens';
+
+/** Config, Redis, the object store and the metadata repositories, for any Nest app of ours. */
+@Global()
+@Module({})
+export class StorageModule implements OnApplicationShutdown {
+  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: StorageModule,
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: REDIS, useFactory: () => new Redis(config.redisUrl, { maxRetriesPerRequest: 3, enableAutoPipelining: true }) },
+        { provide: OBJECT_STORE, useFactory: () => new MinioObjectStore(config.s3) },
+        { provide: FileRepository, useFactory: (r: Redis) => new FileRepository(r), inject: [REDIS] },
+        { provide: ContainerRepository, useFactory: (r: Redis) => new ContainerRepository(r), inject: [REDIS] },
+        { provide: ContainerFileRepository, useFactory: (r: Redis) => new ContainerFileRepository(r), inject: [REDIS] },
+      ],
+      exports: [APP_CONFIG, REDIS, OBJECT_STORE, FileRepository, ContainerRepository, ContainerFileRepository],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis.quit().catch(() => undefined);
+  }
+}

@@ -1,0 +1,3 @@
+/** Nest injection tokens of the storage ports. */
+export const OBJECT_STORE = Symbol('OBJECT_STORE');
+export const REDIS = Symbol('REDIS');

@@ -1,0 +1,67 @@
+/**
+ * Everything `npm run up` and `npm test` need on a fresh Debian machine, installed or started
+ * when missing: Debian packages, the Docker engine, the sandbox image, and the compiled apps.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import path from 'node:path';
+import { ensureSandboxImage } from './sandbox-image';
+
+export const ROOT = path.resolve(__dirname, '..');
+const log = (msg: string) => process.stdout.write(`[prereqs] ${msg}\n`);
+
+function has(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed with status ${r.status}`);
+}
+
+/** Installs the Debian packages whose command is missing (apt-get, as root). */
+export function ensureDebianPackages(packages: Record<string, string>): void {
+  const missing = Object.entries(packages).filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
+  if (missing.length === 0) return;
+  log(`installing Debian packages: ${missing.join(' ')}`);
+  const env = { DEBIAN_FRONTEND: 'noninteractive' };
+  const install = ['install', '-y', '--no-install-recommends', ...missing];
+  if (spawnSync('apt-get', install, { stdio: 'inherit', env: { ...process.env, ...env } }).status !== 0) {
+    run('apt-get', ['update'], env);
+    run('apt-get', install, env);
+  }
+}
+
+function dockerReachable(): boolean {
+  return spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+}
+
+/** Starts dockerd in the background when no engine answers; it outlives this process on purpose. */
+export async function ensureDocker(): Promise<void> {
+  if (dockerReachable()) return;
+  log('starting dockerd (no Docker engine was reachable)');
+  mkdirSync(path.join(ROOT, '.data'), { recursive: true });
+  const out = openSync(path.join(ROOT, '.data', 'dockerd.log'), 'a');
+  // No default bridge and no iptables: sandboxes run with --network none.
+  const child = spawn('dockerd', ['--iptables=false', '--ip-masq=false', '--bridge=none'], { detached: true, stdio: ['ignore', out, out] });
+  child.unref();
+  const deadline = Date.now() + 60_000;
+  while (!dockerReachable()) {
+    if (Date.now() > deadline) throw new Error('dockerd did not become reachable within 60 s; see .data/dockerd.log');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+export function buildApps(): void {
+  log('compiling TypeScript');
+  run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')]);
+}
+
+/** Returns the sandbox image tag. */
+export async function ensurePrerequisites(): Promise<string> {
+  ensureDebianPackages({ 'redis-server': 'redis-server', dockerd: 'docker.io', debootstrap: 'debootstrap', 'docker-compose': 'docker-compose' });
+  await ensureDocker();
+  const image = await ensureSandboxImage({ log: (line) => process.stdout.write(`[sandbox-image] ${line}\n`) });
+  buildApps();
+  return image;
+}
