@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { ObjectStore } from './object-store';
 
 /** Parts of unknown-length uploads are buffered; this bounds one upload's memory. */
-const PART_BYTES = 16 * 1024 * 1024;
+const PART_BYTES = 8 * 1024 * 1024;
 
 export interface S3Settings {
   endpoint: string;

@@ -29,6 +29,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.CIBOX_KEY_A = keys[0];
   process.env.CIBOX_KEY_B = keys[1];
   process.env.CIBOX_REDIS_URL = stack.redisUrl;
+  process.env.CIBOX_S3_ENDPOINT = stack.s3Endpoint;
   process.env.CIBOX_DATA_DIR = dataDir;
   process.env.CIBOX_MAX_UPLOAD_BYTES = String(8 * 1024 * 1024);
 }

@@ -1,0 +1,38 @@
+import { NotFoundException } from '@nestjs/common';
+import {
+  AuthenticationError,
+  ContainerExpiredError,
+  InvalidRequestError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ServiceUnavailableError,
+} from '@cibox/contracts';
+import { toErrorResponse } from './api-error.filter';
+
+describe('toErrorResponse', () => {
+  const cases: [string, unknown, number, Partial<{ type: string; param: string | null; code: string | null; message: string }>][] = [
+    ['InvalidRequestError', new InvalidRequestError('bad', 'name', 'invalid_value'), 400, { type: 'invalid_request_error', param: 'name', code: 'invalid_value' }],
+    ['AuthenticationError', new AuthenticationError(), 401, { code: 'invalid_api_key', param: null }],
+    ['NotFoundError', new NotFoundError('Container', 'cntr_x'), 404, { message: "Container with id 'cntr_x' not found." }],
+    ['PayloadTooLargeError', new PayloadTooLargeError(10), 413, { param: 'file', code: 'file_too_large' }],
+    ['ContainerExpiredError', new ContainerExpiredError(), 400, { message: 'Container is expired.' }],
+    ['ServiceUnavailableError', new ServiceUnavailableError('busy'), 503, { type: 'server_error' }],
+    ['Nest 404 (unknown route)', new NotFoundException(), 404, { code: 'unknown_url' }],
+    ['malformed JSON', Object.assign(new SyntaxError('x'), { type: 'entity.parse.failed', status: 400 }), 400, { code: 'invalid_json' }],
+    ['body too large', Object.assign(new Error('x'), { type: 'entity.too.large', status: 413 }), 413, { code: 'request_too_large' }],
+  ];
+
+  it.each(cases)('maps %s', (_name, err, status, fields) => {
+    const res = toErrorResponse(err);
+    expect(res.status).toBe(status);
+    expect(Object.keys(res.body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
+    expect(res.body.error).toMatchObject(fields);
+  });
+
+  it('hides the details of an unknown error behind a 500', () => {
+    const res = toErrorResponse(new Error('connection string with password=hunter2'));
+    expect(res.status).toBe(500);
+    expect(res.body.error.message).not.toContain('hunter2');
+    expect(res.body.error.type).toBe('server_error');
+  });
+});

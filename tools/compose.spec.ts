@@ -1,0 +1,21 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+
+describe('docker-compose.yml', () => {
+  const root = path.resolve(__dirname, '..');
+  const config = (env: Record<string, string>) =>
+    spawnSync('docker-compose', ['-f', path.join(root, 'docker-compose.yml'), 'config'], { env: { PATH: process.env.PATH!, ...env }, encoding: 'utf8' });
+
+  it('passes docker-compose config with redis (append-only), minio, api and worker', () => {
+    const r = config({ S3_ACCESS_KEY: 'access', S3_SECRET_KEY: 'secretsecret', API_KEYS: 'sk-1' });
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.status).toBe(0);
+    for (const service of ['redis:', 'minio:', 'api:', 'worker:']) expect(r.stdout).toContain(service);
+    expect(r.stdout).toMatch(/appendonly/);
+  });
+
+  it('refuses to start without API keys or S3 credentials (no default secrets)', () => {
+    const r = config({});
+    expect(r.status).not.toBe(0);
+  });
+});
