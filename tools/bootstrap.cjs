@@ -8,6 +8,8 @@ const root = path.resolve(__dirname, '..');
 const marker = path.join(root, 'node_modules', '.package-lock.json');
 const lock = path.join(root, 'package-lock.json');
 if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs) {
-  console.log('[bootstrap] installing npm dependencies (npm ci)…');
-  execSync('npm ci --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
+  // `npm install` rather than `npm ci`: npm 11 rejects this lock file in `ci` for optional
+  // platform packages (msgpackr-extract's darwin/win builds) that it never needs on Linux.
+  console.log('[bootstrap] installing npm dependencies…');
+  execSync('npm install --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
 }

@@ -1,0 +1,111 @@
+import Docker from 'dockerode';
+import { PassThrough, type Writable } from 'node:stream';
+import { KernelSession } from './kernel-session';
+import { SANDBOX_LABEL, type ManagedSandboxInfo, type Sandbox, type SandboxDriver, type SandboxSpec } from './sandbox-driver';
+
+export interface DockerSandboxSettings {
+  image: string;
+  /** Size cap of /mnt/data (a tmpfs). */
+  diskBytes: number;
+  pidsLimit: number;
+  cpus: number;
+  /** How long a kernel may take to start before the sandbox is abandoned. */
+  startTimeoutMs?: number;
+}
+
+const SANDBOX_UID = '1000:1000';
+
+/**
+ * Sandboxes as hardened Docker containers: no network, every capability dropped, no new
+ * privileges, read-only root, non-root user, tini as PID 1, memory/pids/CPU limits, a size-capped
+ * tmpfs at /mnt/data, and only the environment we give (never the host's).
+ */
+export class DockerSandboxDriver implements SandboxDriver {
+  private readonly docker = new Docker();
+
+  constructor(private readonly settings: DockerSandboxSettings) {}
+
+  async create(spec: SandboxSpec): Promise<Sandbox> {
+    const container = await this.docker.createContainer({
+      Image: this.settings.image,
+      User: SANDBOX_UID,
+      WorkingDir: '/mnt/data',
+      Env: ['HOME=/tmp', 'MPLBACKEND=Agg', 'PYTHONDONTWRITEBYTECODE=1', 'PYTHONUNBUFFERED=1', 'LANG=C.UTF-8', 'TMPDIR=/tmp'],
+      Labels: { ...spec.labels, [SANDBOX_LABEL]: '1' },
+      OpenStdin: true,
+      StdinOnce: false,
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+      NetworkDisabled: true,
+      HostConfig: {
+        NetworkMode: 'none',
+        ReadonlyRootfs: true,
+        CapDrop: ['ALL'],
+        SecurityOpt: ['no-new-privileges'],
+        Init: true,
+        Memory: spec.memoryBytes,
+        MemorySwap: spec.memoryBytes,
+        PidsLimit: this.settings.pidsLimit,
+        NanoCpus: Math.round(this.settings.cpus * 1e9),
+        IpcMode: 'private',
+        Tmpfs: {
+          '/tmp': 'rw,nosuid,nodev,size=64m',
+          '/mnt/data': `rw,nosuid,nodev,size=${this.settings.diskBytes},uid=1000,gid=1000,mode=0755`,
+        },
+        Ulimits: [{ Name: 'nofile', Soft: 4096, Hard: 4096 }],
+      },
+    });
+    try {
+      const stream = await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      container.modem.demuxStream(stream, stdout, stderr);
+      stream.on('end', () => {
+        stdout.end();
+        stderr.end();
+      });
+      stderr.resume(); // the runner routes user output through the protocol; its own stderr is noise
+      const session = new KernelSession(stream as unknown as Writable, stdout);
+      await container.start();
+      const timeout = this.settings.startTimeoutMs ?? 30_000;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        session.ready,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`sandbox kernel not ready after ${timeout} ms`)), timeout);
+        }),
+      ]).finally(() => clearTimeout(timer));
+      return {
+        id: container.id,
+        session,
+        setMemory: async (bytes) => {
+          await container.update({ Memory: bytes, MemorySwap: bytes });
+        },
+        wasOomKilled: async () => {
+          const info = await container.inspect().catch(() => null);
+          return info?.State?.OOMKilled === true;
+        },
+        remove: () => this.remove(container.id),
+      };
+    } catch (err) {
+      await this.remove(container.id);
+      throw err;
+    }
+  }
+
+  async listManaged(): Promise<ManagedSandboxInfo[]> {
+    const list = await this.docker.listContainers({ all: true, filters: { label: [`${SANDBOX_LABEL}=1`] } });
+    return list.map((c) => ({ id: c.Id, labels: c.Labels }));
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.docker
+      .getContainer(id)
+      .remove({ force: true })
+      .catch((err: { statusCode?: number }) => {
+        if (err.statusCode !== 404 && err.statusCode !== 409) throw err;
+      });
+  }
+}

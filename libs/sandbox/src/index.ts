@@ -1,0 +1,4 @@
+export * from './kernel-protocol';
+export * from './kernel-session';
+export * from './sandbox-driver';
+export * from './docker-sandbox.driver';

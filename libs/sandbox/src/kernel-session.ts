@@ -1,0 +1,198 @@
+import { Readable, type Writable } from 'node:stream';
+import type { CellEvent, KernelDone, KernelMessage, KernelRequest } from './kernel-protocol';
+
+/** The runner's process ended (killed, out of memory, crashed) while something waited on it. */
+export class KernelGoneError extends Error {
+  constructor(message = 'the sandbox kernel exited') {
+    super(message);
+    this.name = 'KernelGoneError';
+  }
+}
+
+type ControlWaiter = {
+  kind: 'put_file_done' | 'delete_file_done' | 'pong' | 'file_chunk';
+  onMessage(msg: KernelMessage): boolean; // true when this waiter is finished
+  onGone(err: Error): void;
+};
+
+const FILE_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Client of one runner over its stdin/stdout. Cells run one at a time (the caller serializes them);
+ * file requests are answered in order by the runner, so they wait in a FIFO.
+ */
+export class KernelSession {
+  readonly ready: Promise<{ python: string; ipython: string }>;
+  readonly closed: Promise<void>;
+  private resolveReady!: (v: { python: string; ipython: string }) => void;
+  private rejectReady!: (err: Error) => void;
+  private cell: { id: string; onEvent(e: CellEvent): void; resolve(d: KernelDone): void; reject(e: Error): void } | null = null;
+  private readonly control: ControlWaiter[] = [];
+  private gone: Error | null = null;
+  private buffered: Buffer[] = [];
+
+  constructor(
+    private readonly input: Writable,
+    output: Readable,
+  ) {
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.ready.catch(() => undefined);
+    this.closed = new Promise((resolve) => {
+      output.on('data', (chunk: Buffer) => this.onData(chunk));
+      const end = () => {
+        this.fail(new KernelGoneError());
+        resolve();
+      };
+      output.once('end', end);
+      output.once('close', end);
+      output.once('error', end);
+    });
+    input.on('error', () => this.fail(new KernelGoneError()));
+  }
+
+  get alive(): boolean {
+    return this.gone === null;
+  }
+
+  /** Runs a cell; `onEvent` sees its output as it happens. Rejects with KernelGoneError if the kernel dies. */
+  exec(id: string, code: string, maxOutputBytes: number, onEvent: (e: CellEvent) => void): Promise<KernelDone> {
+    if (this.gone) return Promise.reject(this.gone);
+    if (this.cell) return Promise.reject(new Error('a cell is already running in this kernel'));
+    return new Promise((resolve, reject) => {
+      this.cell = { id, onEvent, resolve, reject };
+      this.send({ type: 'exec', id, code, max_output_bytes: maxOutputBytes });
+    });
+  }
+
+  /** Raises KeyboardInterrupt in the running cell. */
+  interrupt(): void {
+    if (!this.gone) this.send({ type: 'interrupt' });
+  }
+
+  ping(): Promise<void> {
+    return this.request({ type: 'ping' }, 'pong', () => true).then(() => undefined);
+  }
+
+  /** Writes a file under /mnt/data in chunks, so no protocol line is larger than about 1.4 MiB. */
+  async putFile(path: string, data: Buffer): Promise<void> {
+    let offset = 0;
+    do {
+      const chunk = data.subarray(offset, offset + FILE_CHUNK_BYTES);
+      const req: KernelRequest = { type: 'put_file', path, data: chunk.toString('base64'), append: offset > 0 };
+      await this.request(req, 'put_file_done', (msg) => {
+        if (msg.type === 'put_file_done' && msg.error) throw new Error(msg.error);
+        return true;
+      });
+      offset += chunk.length;
+    } while (offset < data.length);
+  }
+
+  deleteFile(path: string): Promise<void> {
+    return this.request({ type: 'delete_file', path }, 'delete_file_done', (msg) => {
+      if (msg.type === 'delete_file_done' && msg.error && !/FileNotFoundError/.test(msg.error)) throw new Error(msg.error);
+      return true;
+    }).then(() => undefined);
+  }
+
+  /** Reads a regular file under /mnt/data as a stream of its bytes. */
+  getFile(path: string): Readable {
+    const out = new Readable({ read() {} });
+    this.request({ type: 'get_file', path }, 'file_chunk', (msg) => {
+      if (msg.type !== 'file_chunk') return false;
+      if (msg.error) throw new Error(msg.error);
+      if (msg.data) out.push(Buffer.from(msg.data, 'base64'));
+      if (msg.eof) out.push(null);
+      return msg.eof === true;
+    }).catch((err: Error) => out.destroy(err));
+    return out;
+  }
+
+  private request(req: KernelRequest, kind: ControlWaiter['kind'], handle: (msg: KernelMessage) => boolean): Promise<void> {
+    if (this.gone) return Promise.reject(this.gone);
+    return new Promise((resolve, reject) => {
+      this.control.push({
+        kind,
+        onMessage: (msg) => {
+          try {
+            if (!handle(msg)) return false;
+            resolve();
+          } catch (err) {
+            reject(err as Error);
+          }
+          return true;
+        },
+        onGone: reject,
+      });
+      this.send(req);
+    });
+  }
+
+  private send(req: KernelRequest): void {
+    this.input.write(JSON.stringify(req) + '\n');
+  }
+
+  private onData(chunk: Buffer): void {
+    let start = 0;
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, start)) {
+      this.buffered.push(chunk.subarray(start, i));
+      const line = Buffer.concat(this.buffered).toString('utf8');
+      this.buffered = [];
+      start = i + 1;
+      if (line.trim()) this.onLine(line);
+    }
+    if (start < chunk.length) this.buffered.push(chunk.subarray(start));
+  }
+
+  private onLine(line: string): void {
+    let msg: KernelMessage;
+    try {
+      msg = JSON.parse(line) as KernelMessage;
+    } catch {
+      return; // the runner only writes JSON here; anything else is not ours to interpret
+    }
+    switch (msg.type) {
+      case 'ready':
+        this.resolveReady({ python: msg.python, ipython: msg.ipython });
+        return;
+      case 'stdout':
+      case 'stderr':
+      case 'result':
+      case 'image':
+        if (this.cell && (msg.id === this.cell.id || msg.id === null)) this.cell.onEvent(msg);
+        return;
+      case 'done': {
+        const cell = this.cell;
+        if (cell && msg.id === cell.id) {
+          this.cell = null;
+          cell.resolve(msg);
+        }
+        return;
+      }
+      case 'pong':
+      case 'put_file_done':
+      case 'delete_file_done':
+      case 'file_chunk': {
+        const head = this.control[0];
+        if (head && head.kind === msg.type && head.onMessage(msg)) this.control.shift();
+        return;
+      }
+      case 'error':
+        return;
+    }
+  }
+
+  private fail(err: Error): void {
+    if (this.gone) return;
+    this.gone = err;
+    this.rejectReady(err);
+    if (this.cell) {
+      const cell = this.cell;
+      this.cell = null;
+      cell.reject(err);
+    }
+    for (const waiter of this.control.splice(0)) waiter.onGone(err);
+  }
+}

@@ -1,0 +1,40 @@
+import type { KernelSession } from './kernel-session';
+
+export const SANDBOX_LABEL = 'cibox.sandbox';
+export const WORKER_LABEL = 'cibox.worker';
+
+export interface SandboxSpec {
+  memoryBytes: number;
+  /** Labels that let a reaper find the sandbox after a crash. */
+  labels: Record<string, string>;
+}
+
+/** One started sandbox: a Docker container running the kernel, and the session that talks to it. */
+export interface Sandbox {
+  readonly id: string;
+  readonly session: KernelSession;
+  /** Changes the memory limit of the running sandbox (a pooled one takes its container's tier). */
+  setMemory(bytes: number): Promise<void>;
+  /** True when the kernel was killed for exceeding its memory limit. */
+  wasOomKilled(): Promise<boolean>;
+  remove(): Promise<void>;
+}
+
+export interface ManagedSandboxInfo {
+  id: string;
+  labels: Record<string, string>;
+}
+
+/** The port in front of the container engine. */
+export interface SandboxDriver {
+  create(spec: SandboxSpec): Promise<Sandbox>;
+  listManaged(): Promise<ManagedSandboxInfo[]>;
+  remove(id: string): Promise<void>;
+}
+
+export const MEMORY_TIER_BYTES: Record<string, number> = {
+  '1g': 1024 ** 3,
+  '4g': 4 * 1024 ** 3,
+  '16g': 16 * 1024 ** 3,
+  '64g': 64 * 1024 ** 3,
+};
