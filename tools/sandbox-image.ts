@@ -24,7 +24,10 @@ import * as path from 'path';
 
 export const SANDBOX_IMAGE_REPO = 'cibox-sandbox';
 export const RECIPE_DIR = path.resolve(__dirname, '..', 'libs', 'sandbox', 'image');
-const RECIPE_FILES = ['packages.txt', 'runner.py', 'configure-rootfs.sh', 'Dockerfile'];
+export const SANDBOX_BASE_REPO = 'cibox-sandbox-base';
+/** What the slow debootstrap layer is made of; the runner is a thin layer on top (seconds to rebuild). */
+const BASE_RECIPE_FILES = ['packages.txt', 'configure-rootfs.sh'];
+const BUILDER_SOURCE = path.resolve(__dirname, '..', 'tools', 'sandbox-image.ts');
 
 export interface EnsureSandboxImageOptions {
   log?: (line: string) => void;
@@ -39,17 +42,21 @@ export function readPackageList(): string[] {
     .filter((l) => l.length > 0);
 }
 
-/** `cibox-sandbox:<first 12 hex of sha256 over the recipe files and this script>`. */
-export function sandboxImageTag(): string {
+function hashOf(parts: (string | Buffer)[]): string {
   const h = createHash('sha256');
-  for (const name of RECIPE_FILES) {
-    h.update(`${name}\0`);
-    h.update(fs.readFileSync(path.join(RECIPE_DIR, name)));
-    h.update('\0');
-  }
-  h.update('sandbox-image.ts\0');
-  h.update(fs.readFileSync(__filename));
-  return `${SANDBOX_IMAGE_REPO}:${h.digest('hex').slice(0, 12)}`;
+  for (const part of parts) h.update(part).update('\0');
+  return h.digest('hex').slice(0, 12);
+}
+
+/** `cibox-sandbox-base:<hash of packages, rootfs configuration and this builder>`. */
+export function sandboxBaseTag(): string {
+  const files = BASE_RECIPE_FILES.flatMap((name) => [name, fs.readFileSync(path.join(RECIPE_DIR, name))]);
+  return `${SANDBOX_BASE_REPO}:${hashOf([...files, fs.readFileSync(BUILDER_SOURCE)])}`;
+}
+
+/** `cibox-sandbox:<hash of the base tag and the runner>`: the tag the workers run. */
+export function sandboxImageTag(): string {
+  return `${SANDBOX_IMAGE_REPO}:${hashOf([sandboxBaseTag(), fs.readFileSync(path.join(RECIPE_DIR, 'runner.py'))])}`;
 }
 
 /** /dev/shm if it is a roomy tmpfs that allows exec + device nodes, else /var/tmp. */
@@ -138,13 +145,32 @@ function debootstrapLogTail(rootfs: string): string {
   }
 }
 
+/** Builds (or finds) the image the workers run: the base plus the runner, tagged by recipe hash. */
 export async function ensureSandboxImage(opts: EnsureSandboxImageOptions = {}): Promise<string> {
   const log = opts.log ?? (() => undefined);
   const tag = sandboxImageTag();
   const latest = `${SANDBOX_IMAGE_REPO}:latest`;
-  if (process.env.CIBOX_SANDBOX_REBUILD !== '1' && imageExists(tag)) {
-    return tag;
+  if (process.env.CIBOX_SANDBOX_REBUILD !== '1' && imageExists(tag)) return tag;
+  const base = await ensureBaseImage(log);
+  const context = fs.mkdtempSync(path.join(defaultBuildParent(), 'cibox-runner-'));
+  try {
+    fs.copyFileSync(path.join(RECIPE_DIR, 'runner.py'), path.join(context, 'runner.py'));
+    fs.writeFileSync(
+      path.join(context, 'Dockerfile'),
+      `FROM ${base}\nCOPY runner.py /opt/cibox/runner.py\nUSER 1000\nWORKDIR /mnt/data\nCMD ["python3", "/opt/cibox/runner.py"]\n`,
+    );
+    log(`[sandbox-image] adding the runner layer: ${tag}`);
+    await run('docker', ['build', '-q', '-t', tag, '-t', latest, context], (l) => log(`  ${l}`));
+  } finally {
+    fs.rmSync(context, { recursive: true, force: true });
   }
+  return tag;
+}
+
+/** The slow part: debootstrap a bookworm root with the data stack and `docker import` it. */
+async function ensureBaseImage(log: (line: string) => void): Promise<string> {
+  const tag = sandboxBaseTag();
+  if (process.env.CIBOX_SANDBOX_REBUILD !== '1' && imageExists(tag)) return tag;
   if (process.getuid && process.getuid() !== 0) {
     throw new Error(`building ${tag} needs root (debootstrap/chroot); run as root`);
   }
@@ -208,7 +234,6 @@ export async function ensureSandboxImage(opts: EnsureSandboxImageOptions = {}): 
 
     await timed('configure rootfs', async () => {
       fs.mkdirSync(path.join(rootfs, 'opt', 'cibox'), { recursive: true });
-      fs.copyFileSync(path.join(RECIPE_DIR, 'runner.py'), path.join(rootfs, 'opt/cibox/runner.py'));
       fs.copyFileSync(
         path.join(RECIPE_DIR, 'configure-rootfs.sh'),
         path.join(rootfs, 'tmp/configure-rootfs.sh'),
@@ -252,13 +277,11 @@ export async function ensureSandboxImage(opts: EnsureSandboxImageOptions = {}): 
     fs.rmSync(workdir, { recursive: true, force: true });
   }
 
-  const tagRes = spawnSync('docker', ['tag', tag, latest], { stdio: ['ignore', 'pipe', 'pipe'] });
-  if (tagRes.status !== 0) throw new Error(`docker tag ${tag} ${latest} failed: ${tagRes.stderr}`);
   const size = spawnSync('docker', ['image', 'inspect', '--format', '{{.Size}}', tag], {
     encoding: 'utf8',
   }).stdout.trim();
   stage(
-    `built ${tag} (+ ${latest}); size ${(Number(size) / 1e6).toFixed(0)} MB; ` +
+    `built ${tag}; size ${(Number(size) / 1e6).toFixed(0)} MB; ` +
       Object.entries(timings)
         .map(([k, v]) => `${k} ${v.toFixed(1)}s`)
         .join(', '),

@@ -10,6 +10,9 @@ import { ContainersController } from './containers/containers.controller';
 import { ContainersService } from './containers/containers.service';
 import { ContainerFilesService } from './containers/container-files.service';
 import { SandboxControl } from './executions/sandbox-control.service';
+import { ExecutionEvents } from './executions/execution-events.service';
+import { ExecutionsController } from './executions/executions.controller';
+import { ExecutionsService } from './executions/executions.service';
 import { FilesController } from './files/files.controller';
 import { FilesService } from './files/files.service';
 import { HealthController } from './health/health.controller';
@@ -35,7 +38,7 @@ export class AppModule {
           },
         }),
       ],
-      controllers: [FilesController, ContainersController, HealthController],
+      controllers: [FilesController, ContainersController, ExecutionsController, HealthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ApiErrorFilter },
@@ -43,6 +46,8 @@ export class AppModule {
         ContainersService,
         ContainerFilesService,
         SandboxControl,
+        ExecutionEvents,
+        ExecutionsService,
       ],
     };
   }

@@ -1,8 +1,13 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import type { AppConfig } from '@cibox/config';
+import { DockerSandboxDriver } from '@cibox/sandbox';
 import { StorageModule } from '@cibox/storage';
 import { HeartbeatService } from './heartbeat/heartbeat.service';
+import { ExecutionService } from './sandbox/execution.service';
+import { FileSync } from './sandbox/file-sync.service';
+import { ReaperService } from './sandbox/reaper.service';
+import { SANDBOX_DRIVER, SandboxPool } from './sandbox/sandbox-pool.service';
 import { SandboxQueueConsumer } from './sandbox/sandbox-queue.consumer';
 
 @Module({})
@@ -12,9 +17,26 @@ export class WorkerModule {
       module: WorkerModule,
       imports: [
         StorageModule.forRoot(config),
-        LoggerModule.forRoot({ pinoHttp: { level: config.logLevel }, renameContext: 'context' }),
+        LoggerModule.forRoot({ pinoHttp: { level: config.logLevel } }),
       ],
-      providers: [HeartbeatService, SandboxQueueConsumer],
+      providers: [
+        {
+          provide: SANDBOX_DRIVER,
+          useFactory: () =>
+            new DockerSandboxDriver({
+              image: config.sandbox.image,
+              diskBytes: config.sandbox.diskBytes,
+              pidsLimit: config.sandbox.pidsLimit,
+              cpus: config.sandbox.cpus,
+            }),
+        },
+        HeartbeatService,
+        SandboxPool,
+        FileSync,
+        ExecutionService,
+        ReaperService,
+        SandboxQueueConsumer,
+      ],
     };
   }
 }

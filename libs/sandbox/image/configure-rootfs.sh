@@ -2,7 +2,7 @@
 # Configures a freshly installed Debian rootfs as the cibox sandbox image.
 # Runs INSIDE the target root: `RUN sh configure-rootfs.sh` in the Dockerfile,
 # `chroot <rootfs> sh /tmp/configure-rootfs.sh` in tools/sandbox-image.ts.
-# Expects /opt/cibox/runner.py to be in place already.
+# The runner (/opt/cibox/runner.py) may be added before or after (the offline recipe adds it as a thin layer).
 set -eu
 
 # Unprivileged sandbox user (uid/gid 1000), home is /tmp (tmpfs at run time).
@@ -15,7 +15,7 @@ mkdir -p /mnt/data /opt/cibox/mplconfig
 chown 1000:1000 /mnt/data
 chmod 0755 /mnt/data
 chmod 0755 /opt/cibox
-chmod 0644 /opt/cibox/runner.py
+[ ! -f /opt/cibox/runner.py ] || chmod 0644 /opt/cibox/runner.py
 
 # Precompile matplotlib's font cache into a read-only location; the runner
 # copies it into the writable MPLCONFIGDIR (/tmp/...) at start-up.
@@ -31,7 +31,7 @@ ls /opt/cibox/mplconfig | grep -q fontlist || { echo "matplotlib font cache miss
 chmod -R a+rX /opt/cibox
 
 # Byte-compile the runner (PYTHONDONTWRITEBYTECODE is set at run time).
-python3 -m py_compile /opt/cibox/runner.py 2>/dev/null || true
+[ ! -f /opt/cibox/runner.py ] || python3 -m py_compile /opt/cibox/runner.py 2>/dev/null || true
 
 # Shrink.
 apt-get clean 2>/dev/null || true

@@ -13,7 +13,8 @@ Requests (one JSON object per line on stdin):
   {"type":"exec","id":str,"code":str[,"max_output_bytes":int]}
   {"type":"interrupt"}
   {"type":"ping"}
-  {"type":"put_file","path":str,"data":base64}
+  {"type":"put_file","path":str,"data":base64[,"append":bool]}
+  {"type":"get_file","path":str}
   {"type":"delete_file","path":str}
 
 Events (one JSON object per line on stdout):
@@ -27,6 +28,8 @@ Events (one JSON object per line on stdout):
   {"type":"pong"}
   {"type":"put_file_done","path":str[,"error":str]}
   {"type":"delete_file_done","path":str[,"error":str]}
+  {"type":"file_chunk","path":str,"data":base64,"eof":bool} (one or more per get_file)
+  {"type":"file_chunk","path":str,"error":str}
   {"type":"error","message":str}          (malformed / unknown request)
 """
 
@@ -41,6 +44,7 @@ import secrets
 import select
 import shutil
 import signal
+import stat
 import sys
 import threading
 import time
@@ -486,7 +490,8 @@ def put_file(msg):
         os.makedirs(parent, exist_ok=True)
         if not _inside_data_dir(os.path.realpath(parent)):
             raise ValueError("path resolves outside %s" % DATA_DIR)
-        fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        mode = os.O_APPEND if msg.get("append") else os.O_TRUNC
+        fd = os.open(full, os.O_WRONLY | os.O_CREAT | mode | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         try:
             view = memoryview(data)
             while view:
@@ -496,6 +501,32 @@ def put_file(msg):
         send({"type": "put_file_done", "path": path})
     except Exception as e:
         send({"type": "put_file_done", "path": path, "error": "%s: %s" % (type(e).__name__, e)})
+
+
+GET_CHUNK = 1024 * 1024
+
+
+def get_file(msg):
+    """Streams a regular file under /mnt/data; refuses symlinks and anything outside it."""
+    path = msg.get("path")
+    try:
+        full, _ = _resolve_data_path(path)
+        fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ValueError("not a regular file")
+            while True:
+                data = os.read(fd, GET_CHUNK)
+                send({"type": "file_chunk", "path": path, "data": base64.b64encode(data).decode("ascii"), "eof": not data})
+                if not data:
+                    break
+                # Backpressure: never hold more than a few chunks of a big file in memory.
+                while _out_q.qsize() > 4:
+                    time.sleep(0.001)
+        finally:
+            os.close(fd)
+    except Exception as e:
+        send({"type": "file_chunk", "path": path, "error": "%s: %s" % (type(e).__name__, e)})
 
 
 def delete_file(msg):
@@ -549,6 +580,8 @@ def _stdin_loop():
             send({"type": "pong"})
         elif t == "put_file":
             put_file(msg)
+        elif t == "get_file":
+            get_file(msg)
         elif t == "delete_file":
             delete_file(msg)
         else:

@@ -1,24 +1,33 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { Worker, type Job } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { REDIS } from '@cibox/storage';
-import { SHARED_SANDBOX_QUEUE, workerSandboxQueue, type SandboxJob } from '@cibox/queue';
+import { SHARED_SANDBOX_QUEUE, redisKeys, workerSandboxQueue, type ExecuteJobData, type SandboxJob } from '@cibox/queue';
+import { ExecutionService } from './execution.service';
+import { SandboxPool } from './sandbox-pool.service';
 
-/** Consumes the shared sandbox queue and this worker's own queue. */
+/**
+ * Consumes the shared sandbox queue and this worker's own. A job from the shared queue is for a
+ * container with no live owner: this worker claims it (a container lives on one worker), unless
+ * another live worker got there first, in which case the job moves to that worker's queue.
+ */
 @Injectable()
 export class SandboxQueueConsumer implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(SandboxQueueConsumer.name);
   private readonly workers: Worker[] = [];
+  private readonly forwardQueues = new Map<string, Queue>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(REDIS) private readonly redis: Redis,
+    private readonly executions: ExecutionService,
+    private readonly pool: SandboxPool,
   ) {}
 
   onApplicationBootstrap(): void {
     for (const name of [SHARED_SANDBOX_QUEUE, workerSandboxQueue(this.config.workerId)]) {
-      const worker = new Worker(name, (job: Job) => this.handle({ name: job.name, data: job.data } as SandboxJob), {
+      const worker = new Worker(name, (job: Job) => this.handle({ name: job.name, data: job.data } as SandboxJob, job.id), {
         connection: this.redis.duplicate({ maxRetriesPerRequest: null }),
         concurrency: this.config.workerConcurrency,
       });
@@ -27,16 +36,51 @@ export class SandboxQueueConsumer implements OnApplicationBootstrap, OnModuleDes
     }
   }
 
-  private async handle(job: SandboxJob): Promise<void> {
+  private async handle(job: SandboxJob, jobId?: string): Promise<void> {
     switch (job.name) {
-      case 'execute':
-        throw new Error('executions are not implemented yet');
+      case 'execute': {
+        const owner = await this.claim(job.data.containerId);
+        if (owner !== this.config.workerId) return this.forward(owner, job.data, jobId);
+        await this.executions.run(job.data);
+        return;
+      }
       case 'destroy':
+        await this.pool.discard(job.data.containerId);
+        await this.redis.del(redisKeys.containerOwner(job.data.containerId));
         return;
     }
   }
 
+  /** Makes this worker the container's owner unless a live worker already is; returns the owner. */
+  private async claim(containerId: string): Promise<string> {
+    const key = redisKeys.containerOwner(containerId);
+    const me = this.config.workerId;
+    if (await this.redis.set(key, me, 'NX')) return me;
+    const owner = await this.redis.get(key);
+    if (owner === me || (owner && (await this.redis.exists(redisKeys.workerHeartbeat(owner))))) return owner ?? me;
+    // The owner is gone; take over, unless someone else just did.
+    const replaced = await this.redis.eval(
+      "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2]) return 1 end return 0",
+      1,
+      key,
+      owner ?? '',
+      me,
+    );
+    return replaced === 1 ? me : ((await this.redis.get(key)) ?? me);
+  }
+
+  private async forward(owner: string, data: ExecuteJobData, jobId?: string): Promise<void> {
+    const name = workerSandboxQueue(owner);
+    let queue = this.forwardQueues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.redis.duplicate({ maxRetriesPerRequest: null }) });
+      this.forwardQueues.set(name, queue);
+    }
+    await queue.add('execute', data, { jobId: jobId ? `${jobId}-fwd` : undefined, removeOnComplete: true, removeOnFail: 1000 });
+  }
+
   async onModuleDestroy(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
+    await Promise.all([...this.forwardQueues.values()].map((q) => q.close()));
   }
 }

@@ -1,0 +1,139 @@
+import { client } from './support/clients';
+import { execute } from './support/executions';
+
+/** Each hostile case is real code run in a real sandbox through the HTTP API. */
+describe('sandbox hardening against hostile code', () => {
+  const a = client('a');
+  let cid: string;
+
+  beforeAll(async () => {
+    cid = (await a.containers.create({ name: 'hostile' })).id;
+  });
+
+  it('has no network: cannot open a socket to Redis, S3, the host or the internet', async () => {
+    const r = await execute(
+      cid,
+      [
+        'import socket, os',
+        'targets = [("127.0.0.1", int(os.environ.get("P", "6379"))), ("10.0.0.1", 80), ("1.1.1.1", 443), ("172.17.0.1", 2375)]',
+        'out = []',
+        'for host, port in targets:',
+        '    try:',
+        '        s = socket.create_connection((host, port), timeout=2); out.append("OPEN")',
+        '    except OSError as e:',
+        '        out.append(type(e).__name__)',
+        'print(out)',
+        'print(sorted(os.listdir("/sys/class/net")))',
+      ].join('\n'),
+    );
+    expect(r.stdout).not.toContain('OPEN');
+    expect(r.stdout).toContain("['lo']");
+  });
+
+  it('cannot reach the api or Redis ports of this stack on loopback', async () => {
+    const apiPort = new URL(process.env.CIBOX_BASE_URL!).port;
+    const redisPort = new URL(process.env.CIBOX_REDIS_URL!).port;
+    const r = await execute(cid, `import socket\nfor p in (${apiPort}, ${redisPort}):\n    try:\n        socket.create_connection(("127.0.0.1", p), timeout=2); print("OPEN")\n    except OSError as e:\n        print("blocked", p)`);
+    expect(r.stdout).toBe(`blocked ${apiPort}\nblocked ${redisPort}\n`);
+  });
+
+  it('runs as a non-root user with no capabilities and no_new_privs', async () => {
+    const r = await execute(cid, 'import os\nprint(os.getuid(), os.geteuid())\nst = open("/proc/self/status").read()\nprint([l for l in st.splitlines() if l.startswith(("CapEff", "CapBnd", "NoNewPrivs"))])');
+    expect(r.stdout).toMatch(/^1000 1000\n/);
+    expect(r.stdout).toContain('CapEff:\\t0000000000000000');
+    expect(r.stdout).toContain('CapBnd:\\t0000000000000000');
+    expect(r.stdout).toContain('NoNewPrivs:\\t1');
+  });
+
+  it('has a read-only root file system, and no Docker socket', async () => {
+    const r = await execute(cid, 'import os\nfor p in ("/etc/evil", "/usr/evil", "/opt/cibox/evil"):\n    try:\n        open(p, "w"); print("WROTE", p)\n    except OSError as e:\n        print(type(e).__name__)\nprint(os.path.exists("/var/run/docker.sock"), os.path.exists("/run/docker.sock"))');
+    expect(r.stdout).not.toContain('WROTE');
+    expect(r.stdout).toContain('False False');
+  });
+
+  it('sees none of the host environment', async () => {
+    const r = await execute(cid, 'import os\nprint(sorted(os.environ))');
+    for (const leaked of ['API_KEYS', 'REDIS_URL', 'S3_SECRET_KEY', 'S3_ENDPOINT', 'CIBOX_KEY_A']) expect(r.stdout).not.toContain(leaked);
+  });
+
+  it('bounds a fork bomb with the pids limit, and the container keeps working', async () => {
+    const r = await execute(
+      cid,
+      'import os, time\nkids = 0\ntry:\n    for _ in range(100000):\n        if os.fork() == 0:\n            time.sleep(5); os._exit(0)\n        kids += 1\nexcept OSError as e:\n    print("fork stopped:", type(e).__name__)\nprint("kids", kids)',
+      { timeout_ms: 60_000 },
+    );
+    expect(r.stdout).toContain('fork stopped');
+    const kids = Number(/kids (\d+)/.exec(r.stdout)![1]);
+    expect(kids).toBeLessThan(300);
+    expect((await execute(cid, '1+1')).results).toEqual([{ type: 'text', text: '2' }]);
+  });
+
+  it('ends a memory bomb with a clear error; the container recovers with its files', async () => {
+    const c = (await a.containers.create({ name: 'membomb' })).id;
+    await execute(c, 'open("/mnt/data/keep.txt","w").write("survives")\nx = 5');
+    const r = await execute(c, 'hog = []\nwhile True:\n    hog.append(bytearray(50 * 1024 * 1024))', { timeout_ms: 60_000 });
+    expect(r.status).toBe('failed');
+    expect(r.error!.name).toBe('MemoryError');
+    const after = await execute(c, 'print(open("/mnt/data/keep.txt").read())\nprint("x" in dir())');
+    expect(after.status).toBe('completed');
+    expect(after.stdout).toContain('survives');
+  });
+
+  it('interrupts a cell past timeout_ms (status timed_out) and keeps the variables', async () => {
+    await execute(cid, 'kept = 123');
+    const r = await execute(cid, 'import time\ntime.sleep(30)', { timeout_ms: 1000 });
+    expect(r.status).toBe('timed_out');
+    expect(r.error!.name).toBe('TimeoutError');
+    expect(r.duration_ms).toBeLessThan(10_000);
+    expect(r.state_lost).toBe(false);
+    expect((await execute(cid, 'kept')).results).toEqual([{ type: 'text', text: '123' }]);
+  });
+
+  it('kills a cell that ignores the interrupt, recreates the sandbox with its files, and says variables were lost', async () => {
+    const c = (await a.containers.create({ name: 'stubborn' })).id;
+    await execute(c, 'open("/mnt/data/f.txt","w").write("still")\nv = 1');
+    const r = await execute(c, 'import time\nwhile True:\n    try:\n        time.sleep(10)\n    except KeyboardInterrupt:\n        pass', { timeout_ms: 1000 });
+    expect(r.status).toBe('timed_out');
+    expect(r.error!.value).toMatch(/variables were lost/);
+    const after = await execute(c, 'print(open("/mnt/data/f.txt").read())\nprint("v" in globals())');
+    expect(after.stdout).toBe('still\nFalse\n');
+    expect(after.state_lost).toBe(true);
+  });
+
+  it('caps stdout at the configured size with a truncation notice', async () => {
+    const r = await execute(cid, 'import sys\nfor _ in range(6000):\n    sys.stdout.write("x" * 1000 + "\\n")');
+    expect(r.truncated.stdout).toBe(true);
+    expect(Buffer.byteLength(r.stdout)).toBeLessThan(1024 * 1024 + 200);
+    expect(r.stdout).toContain('[output truncated');
+  });
+
+  it('output written straight to file descriptor 1 is captured as stdout, not protocol', async () => {
+    const r = await execute(cid, 'import os\nos.write(1, b"raw fd write\\n")\nos.system("echo from a subprocess")');
+    expect(r.stdout).toContain('raw fd write');
+    expect(r.stdout).toContain('from a subprocess');
+  });
+
+  it('filling /mnt/data fails cleanly at its cap, and the kernel stays up', async () => {
+    const c = (await a.containers.create({ name: 'disk' })).id;
+    const r = await execute(c, 'chunk = b"0" * (16 * 1024 * 1024)\nn = 0\ntry:\n    with open("/mnt/data/fill.bin", "wb") as f:\n        while True:\n            f.write(chunk); f.flush(); n += 1\nexcept OSError as e:\n    print("full:", e.errno)\nimport os\nos.remove("/mnt/data/fill.bin")');
+    expect(r.stdout).toMatch(/full: 28/); // ENOSPC
+    expect((await execute(c, '2+2')).results).toEqual([{ type: 'text', text: '4' }]);
+  });
+
+  it('a symlink to a file outside /mnt/data is never uploaded', async () => {
+    const c = (await a.containers.create({ name: 'symlink' })).id;
+    const r = await execute(c, 'import os\nos.symlink("/etc/passwd", "/mnt/data/passwd-link")\nos.symlink("/proc/self/environ", "/mnt/data/env-link")');
+    expect(r.files.map((f) => f.path)).toEqual([]);
+    const listed = (await a.containers.files.list(c)).data.map((f) => f.path);
+    expect(listed).not.toContain('/mnt/data/passwd-link');
+  });
+
+  it('two containers never see each other\'s files or processes', async () => {
+    const one = (await a.containers.create({ name: 'one' })).id;
+    const two = (await a.containers.create({ name: 'two' })).id;
+    await execute(one, 'open("/mnt/data/secret-one.txt","w").write("1")\nimport subprocess\np = subprocess.Popen(["sleep", "300"])');
+    const r = await execute(two, 'import os\nprint(os.listdir("/mnt/data"))\nprint([open(f"/proc/{p}/cmdline").read() for p in os.listdir("/proc") if p.isdigit()])');
+    expect(r.stdout).not.toContain('secret-one');
+    expect(r.stdout).not.toContain('sleep');
+  });
+});

@@ -1,0 +1,183 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { APP_CONFIG, type AppConfig } from '@cibox/config';
+import {
+  nowSeconds,
+  type ContainerFileObject,
+  type ExecutionError,
+  type ExecutionEvent,
+  type ExecutionObject,
+  type ExecutionResult,
+  type ExecutionStatus,
+} from '@cibox/contracts';
+import { redisKeys, type ExecuteJobData } from '@cibox/queue';
+import { KernelGoneError, type CellEvent, type KernelDone } from '@cibox/sandbox';
+import { ContainerRepository, REDIS, isExpired, toContainerFileObject } from '@cibox/storage';
+import { KeyedMutex } from './container-lock';
+import { FileSync } from './file-sync.service';
+import { SandboxPool, type LiveSandbox } from './sandbox-pool.service';
+import { OutputBuffer } from './output-buffer';
+
+/** How long an interrupted cell may take to stop before its sandbox is killed. */
+const INTERRUPT_GRACE_MS = 2_000;
+/** Finished executions stay readable for a day. */
+const EXECUTION_TTL_S = 24 * 3600;
+
+/** Runs one execution job: the container's sandbox, its files, the cell, the events, the result. */
+@Injectable()
+export class ExecutionService {
+  private readonly logger = new Logger(ExecutionService.name);
+  private readonly mutex = new KeyedMutex();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly pool: SandboxPool,
+    private readonly files: FileSync,
+    private readonly containers: ContainerRepository,
+  ) {}
+
+  run(job: ExecuteJobData): Promise<ExecutionObject> {
+    return this.mutex.run(job.containerId, () => this.runLocked(job));
+  }
+
+  private async runLocked(job: ExecuteJobData): Promise<ExecutionObject> {
+    const started = Date.now();
+    const publish = (event: ExecutionEvent) => this.redis.publish(redisKeys.executionChannel(job.executionId), JSON.stringify(event));
+    const stdout = new OutputBuffer(this.config.sandbox.outputMaxBytes);
+    const stderr = new OutputBuffer(this.config.sandbox.outputMaxBytes);
+    const results: ExecutionResult[] = [];
+    const files: ContainerFileObject[] = [];
+    let status: ExecutionStatus = 'completed';
+    let error: ExecutionError | null = null;
+    let stateLost = false;
+    let truncated = { stdout: false, stderr: false };
+
+    const container = await this.containers.getAny(job.containerId);
+    if (!container || isExpired(container, nowSeconds())) {
+      status = 'failed';
+      error = { name: 'ContainerUnavailable', value: container ? 'Container is expired.' : 'Container was deleted.', traceback: [] };
+    } else {
+      let live: LiveSandbox | undefined;
+      try {
+        const acquired = await this.pool.acquire(job.containerId, container.memory_limit);
+        live = acquired.live;
+        // A fresh sandbox for a container that already ran code means its variables are gone.
+        stateLost = acquired.fresh && (await this.redis.exists(this.ranKey(job.containerId))) === 1;
+        await this.files.pushToSandbox(live);
+        await this.redis.set(this.ranKey(job.containerId), '1', 'EX', 7 * 24 * 3600);
+
+        let timedOut = false;
+        let killed = false;
+        const softTimer = setTimeout(() => {
+          timedOut = true;
+          live!.sandbox.session.interrupt();
+        }, job.timeoutMs);
+        const hardTimer = setTimeout(() => {
+          killed = true;
+          void this.pool.discard(job.containerId);
+        }, job.timeoutMs + INTERRUPT_GRACE_MS);
+        let images = 0;
+        const pending: Promise<unknown>[] = [];
+        const onEvent = (e: CellEvent) => {
+          switch (e.type) {
+            case 'stdout':
+            case 'stderr': {
+              const buf = e.type === 'stdout' ? stdout : stderr;
+              const text = buf.append(e.text);
+              if (text) void publish({ type: e.type, text });
+              return;
+            }
+            case 'result': {
+              const result: ExecutionResult = { type: 'text', text: e.text };
+              results.push(result);
+              void publish({ type: 'result', result });
+              return;
+            }
+            case 'image': {
+              const slot = results.length;
+              results.push({ type: 'text', text: '' }); // placeholder keeps results in output order
+              const path = `/mnt/data/${job.executionId.slice(5, 17)}-figure-${++images}.png`;
+              pending.push(
+                this.files.saveGenerated(live!, container, path, Buffer.from(e.data, 'base64')).then((record) => {
+                  const result: ExecutionResult = { type: 'image', format: 'png', file_id: record.id };
+                  results[slot] = result;
+                  files.push(toContainerFileObject(record));
+                  return publish({ type: 'result', result });
+                }),
+              );
+              return;
+            }
+          }
+        };
+        let done: KernelDone | null = null;
+        try {
+          done = await live.sandbox.session.exec(job.executionId, job.code, this.config.sandbox.outputMaxBytes, onEvent);
+        } catch (err) {
+          if (!(err instanceof KernelGoneError)) throw err;
+        } finally {
+          clearTimeout(softTimer);
+          clearTimeout(hardTimer);
+          await Promise.allSettled(pending);
+        }
+
+        if (done) {
+          truncated = { stdout: done.truncated.stdout || stdout.truncated, stderr: done.truncated.stderr || stderr.truncated };
+          if (timedOut && done.error?.name === 'KeyboardInterrupt') {
+            status = 'timed_out';
+            error = { ...done.error, name: 'TimeoutError', value: `Execution exceeded its timeout of ${job.timeoutMs} ms and was interrupted; variables were kept.` };
+          } else if (done.status === 'error') {
+            status = 'failed';
+            error = done.error;
+          }
+          const changed = await this.files.pullFromSandbox(live, container, done.files, done.deleted);
+          files.push(...changed.map(toContainerFileObject));
+        } else {
+          // The kernel is gone: killed after a timeout, out of memory, or crashed.
+          const oom = !killed && (await live.sandbox.wasOomKilled());
+          await this.pool.discard(job.containerId);
+          stateLost = true;
+          if (killed || timedOut) {
+            status = 'timed_out';
+            error = { name: 'TimeoutError', value: `Execution exceeded its timeout of ${job.timeoutMs} ms and did not stop when interrupted; the sandbox was restarted with its files and variables were lost.`, traceback: [] };
+          } else {
+            status = 'failed';
+            error = oom
+              ? { name: 'MemoryError', value: `The sandbox ran out of memory (limit ${container.memory_limit}) and was restarted with its files; variables were lost.`, traceback: [] }
+              : { name: 'SandboxError', value: 'The sandbox kernel exited unexpectedly and was restarted with its files; variables were lost.', traceback: [] };
+          }
+          // Recreate now, so the container is ready again before its next execution.
+          void this.pool.acquire(job.containerId, container.memory_limit).then(({ live: fresh }) => this.files.pushToSandbox(fresh)).catch(() => undefined);
+        }
+      } catch (err) {
+        this.logger.error(`execution ${job.executionId} in ${job.containerId}: ${(err as Error).stack ?? String(err)}`);
+        status = 'failed';
+        error = { name: 'SandboxError', value: `The sandbox could not run this execution: ${(err as Error).message}`, traceback: [] };
+        if (live && !live.sandbox.session.alive) await this.pool.discard(job.containerId);
+      }
+    }
+
+    const execution: ExecutionObject = {
+      id: job.executionId,
+      object: 'container.execution',
+      container_id: job.containerId,
+      created_at: job.createdAt,
+      status,
+      stdout: stdout.text,
+      stderr: stderr.text,
+      results: results.filter((r) => r.type !== 'text' || r.text !== ''),
+      error,
+      files,
+      duration_ms: Date.now() - started,
+      state_lost: stateLost,
+      truncated,
+    };
+    await this.redis.set(redisKeys.execution(job.executionId), JSON.stringify({ tenant: job.tenant, execution }), 'EX', EXECUTION_TTL_S);
+    await publish({ type: 'done', execution });
+    return execution;
+  }
+
+  private ranKey(containerId: string): string {
+    return `cibox:container-ran:${containerId}`;
+  }
+}

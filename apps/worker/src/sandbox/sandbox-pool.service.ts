@@ -1,0 +1,127 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@cibox/config';
+import type { MemoryLimit } from '@cibox/contracts';
+import { MEMORY_TIER_BYTES, WORKER_LABEL, type Sandbox, type SandboxDriver } from '@cibox/sandbox';
+
+export const SANDBOX_DRIVER = Symbol('SANDBOX_DRIVER');
+
+/** A sandbox bound to an API container, and what this worker knows of its /mnt/data. */
+export interface LiveSandbox {
+  containerId: string;
+  sandbox: Sandbox;
+  memoryLimit: MemoryLimit;
+  /** path → container file id last written to (or read from) the sandbox's /mnt/data. */
+  files: Map<string, string>;
+  lastUsedMs: number;
+}
+
+/**
+ * Sandboxes of this worker: a warm pool of started kernels (so a new container's first execution
+ * does not wait for `docker run`), and the sandboxes bound to containers.
+ */
+@Injectable()
+export class SandboxPool implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(SandboxPool.name);
+  private readonly warm: Sandbox[] = [];
+  private readonly live = new Map<string, LiveSandbox>();
+  private filling = false;
+  private closing = false;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(SANDBOX_DRIVER) private readonly driver: SandboxDriver,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.refill();
+  }
+
+  get(containerId: string): LiveSandbox | undefined {
+    const live = this.live.get(containerId);
+    return live && live.sandbox.session.alive ? live : undefined;
+  }
+
+  liveContainerIds(): string[] {
+    return [...this.live.keys()];
+  }
+
+  knownSandboxIds(): Set<string> {
+    return new Set([...this.warm.map((s) => s.id), ...[...this.live.values()].map((l) => l.sandbox.id)]);
+  }
+
+  /** The container's sandbox; a new one (warm if possible) when it has none or its kernel died. */
+  async acquire(containerId: string, memoryLimit: MemoryLimit): Promise<{ live: LiveSandbox; fresh: boolean }> {
+    const existing = this.live.get(containerId);
+    if (existing?.sandbox.session.alive) {
+      existing.lastUsedMs = Date.now();
+      return { live: existing, fresh: false };
+    }
+    if (existing) await this.discard(containerId);
+    const bytes = MEMORY_TIER_BYTES[memoryLimit]!;
+    let sandbox = this.takeWarm();
+    if (sandbox) {
+      if (bytes !== this.defaultBytes()) await sandbox.setMemory(bytes);
+    } else {
+      sandbox = await this.driver.create({ memoryBytes: bytes, labels: this.labels() });
+    }
+    this.refill();
+    const live: LiveSandbox = { containerId, sandbox, memoryLimit, files: new Map(), lastUsedMs: Date.now() };
+    this.live.set(containerId, live);
+    return { live, fresh: true };
+  }
+
+  /** Removes the container's sandbox, if this worker holds one. */
+  async discard(containerId: string): Promise<void> {
+    const live = this.live.get(containerId);
+    if (!live) return;
+    this.live.delete(containerId);
+    await live.sandbox.remove().catch((err: Error) => this.logger.warn(`removing sandbox ${live.sandbox.id}: ${err.message}`));
+  }
+
+  private takeWarm(): Sandbox | undefined {
+    while (this.warm.length > 0) {
+      const s = this.warm.shift()!;
+      if (s.session.alive) return s;
+      void s.remove().catch(() => undefined);
+    }
+    return undefined;
+  }
+
+  private defaultBytes(): number {
+    return MEMORY_TIER_BYTES['1g']!;
+  }
+
+  private labels(): Record<string, string> {
+    return { [WORKER_LABEL]: this.config.workerId };
+  }
+
+  /** Starts warm sandboxes one at a time until the pool is full; never blocks a caller. */
+  private refill(): void {
+    if (this.filling || this.closing) return;
+    this.filling = true;
+    void (async () => {
+      try {
+        while (!this.closing && this.warm.length < this.config.sandbox.warmPoolSize) {
+          const s = await this.driver.create({ memoryBytes: this.defaultBytes(), labels: this.labels() });
+          if (this.closing) {
+            await s.remove();
+            break;
+          }
+          this.warm.push(s);
+        }
+      } catch (err) {
+        this.logger.error(`warm pool refill failed: ${(err as Error).message}`);
+        setTimeout(() => this.refill(), 2000).unref();
+      } finally {
+        this.filling = false;
+      }
+    })();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.closing = true;
+    const all = [...this.warm.splice(0), ...[...this.live.values()].map((l) => l.sandbox)];
+    this.live.clear();
+    await Promise.all(all.map((s) => s.remove().catch(() => undefined)));
+  }
+}
