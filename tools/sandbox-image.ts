@@ -26,7 +26,7 @@ export const SANDBOX_IMAGE_REPO = 'cibox-sandbox';
 export const RECIPE_DIR = path.resolve(__dirname, '..', 'libs', 'sandbox', 'image');
 export const SANDBOX_BASE_REPO = 'cibox-sandbox-base';
 /** What the slow debootstrap layer is made of; the runner is a thin layer on top (seconds to rebuild). */
-const BASE_RECIPE_FILES = ['packages.txt', 'configure-rootfs.sh'];
+const BASE_RECIPE_FILES = ['configure-rootfs.sh'];
 const BUILDER_SOURCE = path.resolve(__dirname, '..', 'tools', 'sandbox-image.ts');
 
 export interface EnsureSandboxImageOptions {
@@ -50,8 +50,9 @@ function hashOf(parts: (string | Buffer)[]): string {
 
 /** `cibox-sandbox-base:<hash of packages, rootfs configuration and this builder>`. */
 export function sandboxBaseTag(): string {
+  // The parsed package list, so that editing a comment in packages.txt rebuilds nothing.
   const files = BASE_RECIPE_FILES.flatMap((name) => [name, fs.readFileSync(path.join(RECIPE_DIR, name))]);
-  return `${SANDBOX_BASE_REPO}:${hashOf([...files, fs.readFileSync(BUILDER_SOURCE)])}`;
+  return `${SANDBOX_BASE_REPO}:${hashOf([readPackageList().join('\n'), ...files, fs.readFileSync(BUILDER_SOURCE)])}`;
 }
 
 /** `cibox-sandbox:<hash of the base tag and the runner>`: the tag the workers run. */

@@ -66,6 +66,10 @@ describe('sandbox hardening against hostile code', () => {
     const kids = Number(/kids (\d+)/.exec(r.stdout)![1]);
     expect(kids).toBeLessThan(300);
     expect((await execute(cid, '1+1')).results).toEqual([{ type: 'text', text: '2' }]);
+    // Once the children have exited, the kernel reaps them between cells and processes start again.
+    await execute(cid, 'import time\ntime.sleep(6)');
+    const later = await execute(cid, 'import subprocess\nprint(subprocess.run(["echo", "forks again"], capture_output=True, text=True).stdout)');
+    expect(later.stdout).toContain('forks again');
   });
 
   it('ends a memory bomb with a clear error; the container recovers with its files', async () => {
@@ -95,9 +99,9 @@ describe('sandbox hardening against hostile code', () => {
     const r = await execute(c, 'import time\nwhile True:\n    try:\n        time.sleep(10)\n    except KeyboardInterrupt:\n        pass', { timeout_ms: 1000 });
     expect(r.status).toBe('timed_out');
     expect(r.error!.value).toMatch(/variables were lost/);
+    expect(r.state_lost).toBe(true);
     const after = await execute(c, 'print(open("/mnt/data/f.txt").read())\nprint("v" in globals())');
     expect(after.stdout).toBe('still\nFalse\n');
-    expect(after.state_lost).toBe(true);
   });
 
   it('caps stdout at the configured size with a truncation notice', async () => {
@@ -108,7 +112,8 @@ describe('sandbox hardening against hostile code', () => {
   });
 
   it('output written straight to file descriptor 1 is captured as stdout, not protocol', async () => {
-    const r = await execute(cid, 'import os\nos.write(1, b"raw fd write\\n")\nos.system("echo from a subprocess")');
+    const c = (await a.containers.create({ name: 'fd1' })).id;
+    const r = await execute(c, 'import os\nos.write(1, b"raw fd write\\n")\nos.system("echo from a subprocess")');
     expect(r.stdout).toContain('raw fd write');
     expect(r.stdout).toContain('from a subprocess');
   });

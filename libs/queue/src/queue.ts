@@ -31,6 +31,8 @@ export const redisKeys = {
   workerHeartbeatPattern: 'cibox:worker:*',
   /** Which worker holds the container's sandbox. */
   containerOwner: (containerId: string) => `cibox:container-owner:${containerId}`,
+  /** Docker id of the container's current sandbox (for operators and tests). */
+  containerSandbox: (containerId: string) => `cibox:container-sandbox:${containerId}`,
   /** Pub/sub channel of one execution's events. */
   executionChannel: (executionId: string) => `cibox:exec-events:${executionId}`,
   /** The finished execution object. */

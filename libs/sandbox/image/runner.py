@@ -604,6 +604,7 @@ def run_cell(msg):
     cap = max(cap, 0)
 
     sync_output()  # stray output from between cells goes out under the previous id
+    _reap_children()
     STATE.start(cell_id, cap)
     _shown_figs.clear()
     del _last_tb[:]
@@ -636,6 +637,7 @@ def run_cell(msg):
     _shown_figs.clear()
     sync_output()
 
+    _reap_children()
     after = snapshot()
     files = [{"path": p, "size": st[0]} for p, st in sorted(after.items()) if before.get(p) != st]
     deleted = sorted(p for p in before if p not in after)
@@ -653,6 +655,17 @@ def run_cell(msg):
             "execution_count": shell.execution_count - 1,
         }
     )
+
+
+def _reap_children():
+    """Collects exited children the cell left unwaited, so zombies never hold the pids limit."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _shutdown(code=0):

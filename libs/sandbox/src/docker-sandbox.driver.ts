@@ -97,7 +97,7 @@ export class DockerSandboxDriver implements SandboxDriver {
 
   async listManaged(): Promise<ManagedSandboxInfo[]> {
     const list = await this.docker.listContainers({ all: true, filters: { label: [`${SANDBOX_LABEL}=1`] } });
-    return list.map((c) => ({ id: c.Id, labels: c.Labels }));
+    return list.map((c) => ({ id: c.Id, labels: c.Labels, createdAt: c.Created }));
   }
 
   async remove(id: string): Promise<void> {

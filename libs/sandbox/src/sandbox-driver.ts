@@ -23,6 +23,8 @@ export interface Sandbox {
 export interface ManagedSandboxInfo {
   id: string;
   labels: Record<string, string>;
+  /** Unix seconds. */
+  createdAt: number;
 }
 
 /** The port in front of the container engine. */

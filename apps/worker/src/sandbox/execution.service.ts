@@ -62,6 +62,7 @@ export class ExecutionService {
       try {
         const acquired = await this.pool.acquire(job.containerId, container.memory_limit);
         live = acquired.live;
+        if (acquired.fresh) await this.redis.set(redisKeys.containerSandbox(job.containerId), live.sandbox.id, 'EX', 7 * 24 * 3600);
         // A fresh sandbox for a container that already ran code means its variables are gone.
         stateLost = acquired.fresh && (await this.redis.exists(this.ranKey(job.containerId))) === 1;
         await this.files.pushToSandbox(live);
@@ -157,23 +158,51 @@ export class ExecutionService {
       }
     }
 
+    return this.finish(job, {
+      status,
+      error,
+      stateLost,
+      durationMs: Date.now() - started,
+      stdout,
+      stderr,
+      results: results.filter((r) => r.type !== 'text' || r.text !== ''),
+      files,
+      truncated,
+    });
+  }
+
+  /** Records an execution whose worker died mid-run as failed, and tells whoever waits on it. */
+  async failLost(job: ExecuteJobData): Promise<void> {
+    if (await this.redis.exists(redisKeys.execution(job.executionId))) return;
+    await this.finish(job, {
+      status: 'failed',
+      error: { name: 'SandboxError', value: 'The worker running this execution stopped; its sandbox was lost with its variables. Files are kept.', traceback: [] },
+      stateLost: true,
+      durationMs: 0,
+    });
+  }
+
+  private async finish(
+    job: ExecuteJobData,
+    r: { status: ExecutionStatus; error: ExecutionError | null; stateLost: boolean; durationMs: number; stdout?: OutputBuffer; stderr?: OutputBuffer; results?: ExecutionResult[]; files?: ContainerFileObject[]; truncated?: { stdout: boolean; stderr: boolean } },
+  ): Promise<ExecutionObject> {
     const execution: ExecutionObject = {
       id: job.executionId,
       object: 'container.execution',
       container_id: job.containerId,
       created_at: job.createdAt,
-      status,
-      stdout: stdout.text,
-      stderr: stderr.text,
-      results: results.filter((r) => r.type !== 'text' || r.text !== ''),
-      error,
-      files,
-      duration_ms: Date.now() - started,
-      state_lost: stateLost,
-      truncated,
+      status: r.status,
+      stdout: r.stdout?.text ?? '',
+      stderr: r.stderr?.text ?? '',
+      results: r.results ?? [],
+      error: r.error,
+      files: r.files ?? [],
+      duration_ms: r.durationMs,
+      state_lost: r.stateLost,
+      truncated: r.truncated ?? { stdout: false, stderr: false },
     };
     await this.redis.set(redisKeys.execution(job.executionId), JSON.stringify({ tenant: job.tenant, execution }), 'EX', EXECUTION_TTL_S);
-    await publish({ type: 'done', execution });
+    await this.redis.publish(redisKeys.executionChannel(job.executionId), JSON.stringify({ type: 'done', execution } satisfies ExecutionEvent));
     return execution;
   }
 

@@ -1,15 +1,21 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { nowSeconds } from '@cibox/contracts';
-import { redisKeys } from '@cibox/queue';
+import { SHARED_SANDBOX_QUEUE, WORKERS_ZSET, redisKeys, workerSandboxQueue, type ExecuteJobData } from '@cibox/queue';
 import { WORKER_LABEL, type SandboxDriver } from '@cibox/sandbox';
 import { ContainerRepository, REDIS, isExpired } from '@cibox/storage';
+import { ExecutionService } from './execution.service';
 import { SANDBOX_DRIVER, SandboxPool } from './sandbox-pool.service';
+
+/** Starting a sandbox takes seconds; anything younger than this may be one being started. */
+const ORPHAN_MIN_AGE_S = 60;
 
 /**
  * Ends sandboxes that nothing needs: those of containers that expired or were deleted, and Docker
  * containers left behind by a crash (this worker's from before a restart, or a dead worker's).
+ * Also rescues a dead worker's queue, so that no accepted job waits forever.
  */
 @Injectable()
 export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -23,6 +29,7 @@ export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(SANDBOX_DRIVER) private readonly driver: SandboxDriver,
     private readonly pool: SandboxPool,
     private readonly containers: ContainerRepository,
+    private readonly executions: ExecutionService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -36,6 +43,7 @@ export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
     this.running = true;
     try {
       await this.sweepContainers();
+      await this.rescueDeadWorkers();
       await this.sweepOrphans();
     } catch (err) {
       this.logger.warn(`reaper: ${(err as Error).message}`);
@@ -60,11 +68,44 @@ export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
     const known = this.pool.knownSandboxIds();
     for (const sandbox of await this.driver.listManaged()) {
       const worker = sandbox.labels[WORKER_LABEL];
-      const mineButUnknown = worker === this.config.workerId && !known.has(sandbox.id);
+      // A sandbox still starting is not in the pool yet; only an old unknown one is a leftover.
+      const old = nowSeconds() - sandbox.createdAt > ORPHAN_MIN_AGE_S;
+      const mineButUnknown = worker === this.config.workerId && !known.has(sandbox.id) && old;
       const ownerDead = worker !== this.config.workerId && !(worker && (await this.redis.exists(redisKeys.workerHeartbeat(worker))));
       if (mineButUnknown || ownerDead) {
         this.logger.log(`removing orphaned sandbox ${sandbox.id.slice(0, 12)} (worker ${worker ?? '?'})`);
         await this.driver.remove(sandbox.id);
+      }
+    }
+  }
+
+  /**
+   * Jobs queued for a worker that died move to the shared queue, where a live worker takes the
+   * container over. An execution that was running when its worker died is failed, not re-run: its
+   * code may already have had effects, and its kernel is gone.
+   */
+  private async rescueDeadWorkers(): Promise<void> {
+    for (const worker of await this.redis.zrange(WORKERS_ZSET, 0, -1)) {
+      if (worker === this.config.workerId || (await this.redis.exists(redisKeys.workerHeartbeat(worker)))) continue;
+      if (!(await this.redis.set(`cibox:rescue:${worker}`, this.config.workerId, 'EX', 60, 'NX'))) continue;
+      const connection = this.redis.duplicate({ maxRetriesPerRequest: null });
+      const dead = new Queue(workerSandboxQueue(worker), { connection });
+      const shared = new Queue(SHARED_SANDBOX_QUEUE, { connection });
+      try {
+        for (const job of await dead.getJobs(['active'])) {
+          if (job.name === 'execute') await this.executions.failLost(job.data as ExecuteJobData);
+        }
+        const waiting = await dead.getJobs(['waiting', 'delayed', 'prioritized', 'paused']);
+        for (const job of waiting) {
+          await shared.add(job.name, job.data, { jobId: `${job.id ?? job.name}-rescued`, removeOnComplete: true, removeOnFail: 1000 });
+        }
+        await dead.obliterate({ force: true });
+        await this.redis.zrem(WORKERS_ZSET, worker);
+        if (waiting.length > 0) this.logger.log(`moved ${waiting.length} jobs of dead worker ${worker} to the shared queue`);
+      } finally {
+        await dead.close();
+        await shared.close();
+        await connection.quit().catch(() => undefined);
       }
     }
   }

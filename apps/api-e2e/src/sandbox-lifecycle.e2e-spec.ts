@@ -1,0 +1,112 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import OpenAI from 'openai';
+import { eventually } from '../../../libs/testing/src/eventually';
+import { startStack, type Stack } from '../../../libs/testing/src/stack';
+import { client, raw } from './support/clients';
+import { execute } from './support/executions';
+
+const dockerInspect = (id: string): any | null => {
+  const r = spawnSync('docker', ['inspect', id], { encoding: 'utf8' });
+  return r.status === 0 ? JSON.parse(r.stdout)[0] : null;
+};
+
+async function sandboxOf(redisUrl: string, containerId: string): Promise<string> {
+  const redis = new Redis(redisUrl);
+  try {
+    return (await redis.get(`cibox:container-sandbox:${containerId}`))!;
+  } finally {
+    await redis.quit();
+  }
+}
+
+describe('sandbox lifecycle', () => {
+  const a = client('a');
+
+  it('maps memory_limit to the Docker memory limit', async () => {
+    const c = await a.containers.create({ name: 'mem4', memory_limit: '4g' });
+    await execute(c.id, '1');
+    const info = dockerInspect(await sandboxOf(process.env.CIBOX_REDIS_URL!, c.id));
+    expect(info.HostConfig.Memory).toBe(4 * 1024 ** 3);
+    expect(info.HostConfig.NetworkMode).toBe('none');
+    expect(info.HostConfig.ReadonlyRootfs).toBe(true);
+    expect(info.HostConfig.CapDrop).toEqual(['ALL']);
+  });
+
+  it('DELETE removes the container\'s Docker container', async () => {
+    const c = await a.containers.create({ name: 'to-delete' });
+    await execute(c.id, 'x = 1');
+    const sandbox = await sandboxOf(process.env.CIBOX_REDIS_URL!, c.id);
+    expect(dockerInspect(sandbox)).not.toBeNull();
+    expect((await raw('DELETE', `/v1/containers/${c.id}`)).status).toBe(200);
+    await eventually(() => dockerInspect(sandbox) === null, { timeoutMs: 20_000 });
+  });
+
+  it('idle expiry removes the Docker container', async () => {
+    const c = await a.containers.create({ name: 'to-expire', expires_after: { anchor: 'last_active_at', minutes: 1 } });
+    await execute(c.id, 'x = 1');
+    const sandbox = await sandboxOf(process.env.CIBOX_REDIS_URL!, c.id);
+    const redis = new Redis(process.env.CIBOX_REDIS_URL!);
+    const key = `cibox:container:${c.id}`;
+    const record = JSON.parse((await redis.get(key))!);
+    record.last_active_at -= 120;
+    await redis.set(key, JSON.stringify(record));
+    await redis.quit();
+    await eventually(() => dockerInspect(sandbox) === null, { timeoutMs: 30_000 });
+    expect((await a.containers.retrieve(c.id)).status).toBe('expired');
+  });
+});
+
+describe('losing a worker', () => {
+  let stack: Stack;
+  let sdk: OpenAI;
+  let key: string;
+
+  beforeAll(async () => {
+    key = `sk-fault-${randomBytes(6).toString('hex')}`;
+    stack = await startStack({
+      apiKeys: [key],
+      dataDir: mkdtempSync(path.join(os.tmpdir(), 'cibox-fault-')),
+      workers: 1,
+      env: { LOG_LEVEL: 'warn', SANDBOX_IMAGE: process.env.SANDBOX_IMAGE ?? 'cibox-sandbox:latest', WARM_POOL_SIZE: '1', REAPER_INTERVAL_MS: '500' },
+    });
+    sdk = new OpenAI({ apiKey: key, baseURL: `${stack.baseUrl}/v1`, maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  const run = async (cid: string, code: string) => {
+    const res = await fetch(`${stack.baseUrl}/v1/containers/${cid}/executions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ code }),
+    });
+    return (await res.json()) as any;
+  };
+
+  it('a container moves to another worker with its files; the dead worker\'s sandbox is reaped', async () => {
+    const c = await sdk.containers.create({ name: 'survivor' });
+    const first = await run(c.id, 'open("/mnt/data/notes.txt","w").write("kept in S3")\nv = 1');
+    expect(first.status).toBe('completed');
+    const oldSandbox = await sandboxOf(stack.redisUrl, c.id);
+
+    const w1 = stack.processes.find((p) => p.name === 'worker-w1')!;
+    await w1.stop('SIGKILL');
+    await stack.startWorker('w2', { REAPER_INTERVAL_MS: '500' });
+
+    // The first execution after the loss waits for the old owner's heartbeat to lapse, then moves.
+    const after = await run(c.id, 'print(open("/mnt/data/notes.txt").read())\nprint("v" in globals())');
+    expect({ status: after.status, error: after.error }).toEqual({ status: 'completed', error: null });
+    expect(after.stdout).toBe('kept in S3\nFalse\n');
+    expect(after.state_lost).toBe(true);
+    const newSandbox = await sandboxOf(stack.redisUrl, c.id);
+    expect(newSandbox).not.toBe(oldSandbox);
+    await eventually(() => dockerInspect(oldSandbox) === null, { timeoutMs: 20_000 });
+  });
+});
