@@ -69,6 +69,8 @@ async function main(): Promise<void> {
     // Let the warm pool fill before measuring.
     await new Promise((r) => setTimeout(r, 1000 * warmPool * 1.5));
 
+    const step = (msg: string) => process.stdout.write(`[bench] ${msg}\n`);
+    step('warm round trip');
     // 1. Warm round trip.
     const warm = (await api('POST', '/v1/containers', { name: 'bench-warm' })).id as string;
     for (let i = 0; i < 20; i++) await exec(warm, 'print(1)');
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 300; i++) warmSamples.push(await timeMs(() => exec(warm, 'print(1)')));
     rows.push(summary('warm round trip: print(1) via API', warmSamples));
 
+    step('create + first execution');
     // 2. Create then first execution. Spaced so the pool (refilled one sandbox at a time) keeps up.
     const createSamples: number[] = [];
     const created: string[] = [];
@@ -91,6 +94,7 @@ async function main(): Promise<void> {
     }
     rows.push(summary('create container + first execution', createSamples));
 
+    step('docker exec baseline');
     // 3. Baseline: raw docker exec in a sandbox of the same image.
     const sandboxId = spawnSync('docker', ['ps', '-q', '--filter', 'label=cibox.sandbox=1'], { encoding: 'utf8' }).stdout.split('\n')[0]!.trim();
     const dockerSamples: number[] = [];
@@ -101,6 +105,7 @@ async function main(): Promise<void> {
     }
     rows.push(summary("baseline: docker exec python3 -c 'print(1)'", dockerSamples));
 
+    step('throughput');
     // 4. Throughput across 8 containers.
     const eight: string[] = [];
     for (let i = 0; i < 8; i++) {
@@ -108,6 +113,8 @@ async function main(): Promise<void> {
       await exec(id, 'print(1)');
       eight.push(id);
     }
+    // Steady state: let the warm pool refill from the containers just created before measuring.
+    await new Promise((r) => setTimeout(r, 2000 * warmPool));
     const seconds = 10;
     const until = Date.now() + seconds * 1000;
     let count = 0;

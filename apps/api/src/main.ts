@@ -31,6 +31,10 @@ async function bootstrap(): Promise<void> {
   });
   app.enableShutdownHooks();
   await app.listen(config.port, config.host);
+  // Longer than clients' and proxies' idle timeouts, so a reused connection is never closed under a request.
+  const server = app.getHttpServer() as import('node:http').Server;
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   app.get(Logger).log(`api listening on http://${config.host}:${config.port}`);
 }
 

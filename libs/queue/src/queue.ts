@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { MemoryLimit } from '@cibox/contracts';
+import type { ExecutionEvent, MemoryLimit } from '@cibox/contracts';
 
 /**
  * Sandbox jobs go to the queue of the worker that owns the container (a container lives on one
@@ -16,6 +16,16 @@ export interface ExecuteJobData {
   timeoutMs: number;
   memoryLimit: MemoryLimit;
   createdAt: number;
+  /** Pub/sub channel of the api instance waiting for this execution's events. */
+  replyChannel: string;
+  /** Whether anyone wants output as it happens; if not, only `done` is published. */
+  stream: boolean;
+}
+
+/** What a worker publishes on a reply channel: one execution event, tagged with its execution. */
+export interface ExecutionEventEnvelope {
+  executionId: string;
+  event: ExecutionEvent;
 }
 
 export interface DestroyJobData {
@@ -33,8 +43,10 @@ export const redisKeys = {
   containerOwner: (containerId: string) => `cibox:container-owner:${containerId}`,
   /** Docker id of the container's current sandbox (for operators and tests). */
   containerSandbox: (containerId: string) => `cibox:container-sandbox:${containerId}`,
-  /** Pub/sub channel of one execution's events. */
-  executionChannel: (executionId: string) => `cibox:exec-events:${executionId}`,
+  /** Pub/sub channel of one api instance: every execution it waits on reports there. */
+  apiReplyChannel: (instanceId: string) => `cibox:api-events:${instanceId}`,
+  /** Bumped on every change to a container's files, so a worker can skip an unchanged sync. */
+  containerFilesVersion: (containerId: string) => `cibox:cfiles-version:${containerId}`,
   /** The finished execution object. */
   execution: (executionId: string) => `cibox:execution:${executionId}`,
 };

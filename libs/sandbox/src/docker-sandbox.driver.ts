@@ -49,6 +49,7 @@ export class DockerSandboxDriver implements SandboxDriver {
         MemorySwap: spec.memoryBytes,
         PidsLimit: this.settings.pidsLimit,
         NanoCpus: Math.round(this.settings.cpus * 1e9),
+        CpuShares: spec.cpuShares,
         IpcMode: 'private',
         Tmpfs: {
           '/tmp': 'rw,nosuid,nodev,size=64m',
@@ -80,8 +81,8 @@ export class DockerSandboxDriver implements SandboxDriver {
       return {
         id: container.id,
         session,
-        setMemory: async (bytes) => {
-          await container.update({ Memory: bytes, MemorySwap: bytes });
+        update: async ({ memoryBytes, cpuShares }) => {
+          await container.update({ Memory: memoryBytes, MemorySwap: memoryBytes, CpuShares: cpuShares });
         },
         wasOomKilled: async () => {
           const info = await container.inspect().catch(() => null);

@@ -5,6 +5,8 @@ export const WORKER_LABEL = 'cibox.worker';
 
 export interface SandboxSpec {
   memoryBytes: number;
+  /** Relative CPU weight (Docker's default is 1024); warm sandboxes start low. */
+  cpuShares: number;
   /** Labels that let a reaper find the sandbox after a crash. */
   labels: Record<string, string>;
 }
@@ -13,8 +15,8 @@ export interface SandboxSpec {
 export interface Sandbox {
   readonly id: string;
   readonly session: KernelSession;
-  /** Changes the memory limit of the running sandbox (a pooled one takes its container's tier). */
-  setMemory(bytes: number): Promise<void>;
+  /** Changes the limits of the running sandbox (a pooled one takes its container's tier). */
+  update(limits: { memoryBytes: number; cpuShares: number }): Promise<void>;
   /** True when the kernel was killed for exceeding its memory limit. */
   wasOomKilled(): Promise<boolean>;
   remove(): Promise<void>;
@@ -33,6 +35,10 @@ export interface SandboxDriver {
   listManaged(): Promise<ManagedSandboxInfo[]>;
   remove(id: string): Promise<void>;
 }
+
+/** CPU weight of a sandbox serving a container, and of one waiting in the warm pool. */
+export const ACTIVE_CPU_SHARES = 1024;
+export const WARM_CPU_SHARES = 64;
 
 export const MEMORY_TIER_BYTES: Record<string, number> = {
   '1g': 1024 ** 3,

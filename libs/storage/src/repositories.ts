@@ -7,6 +7,7 @@ import type {
   FilePurpose,
   MemoryLimit,
 } from '@cibox/contracts';
+import { redisKeys } from '@cibox/queue';
 import { RedisRecords, type Page, type PageRequest } from './redis-records';
 
 export interface FileRecord {
@@ -133,7 +134,10 @@ export class ContainerRepository {
   }
 }
 
-/** Container files; a path maps to at most one file, so a new upload to a path replaces the old one. */
+/**
+ * Container files; a path maps to at most one file, so a new upload to a path replaces the old one.
+ * Every change bumps the container's files version, which lets a worker skip an unchanged sync.
+ */
 export class ContainerFileRepository {
   private readonly records: RedisRecords<ContainerFileRecord>;
   constructor(private readonly redis: Redis) {
@@ -151,7 +155,17 @@ export class ContainerFileRepository {
     if (previous) await this.records.remove(previous.id, [r.container_id]);
     await this.records.insert(r, [r.container_id], Date.now());
     await this.redis.hset(this.pathsKey(r.container_id), r.path, r.id);
+    await this.bump(r.container_id);
     return previous;
+  }
+
+  /** The container's files version: changes whenever any of its files does. */
+  async version(containerId: string): Promise<string> {
+    return (await this.redis.get(redisKeys.containerFilesVersion(containerId))) ?? '0';
+  }
+
+  private async bump(containerId: string): Promise<void> {
+    await this.redis.incr(redisKeys.containerFilesVersion(containerId));
   }
 
   async get(tenant: string, containerId: string, id: string): Promise<ContainerFileRecord | null> {
@@ -169,6 +183,7 @@ export class ContainerFileRepository {
     // Only unmap the path if it still points at this file (a newer upload may have replaced it).
     const current = await this.redis.hget(this.pathsKey(r.container_id), r.path);
     if (current === r.id) await this.redis.hdel(this.pathsKey(r.container_id), r.path);
+    await this.bump(r.container_id);
   }
 
   list(containerId: string, page: PageRequest): Promise<Page<ContainerFileRecord>> {
@@ -183,7 +198,7 @@ export class ContainerFileRepository {
   async removeAll(containerId: string): Promise<ContainerFileRecord[]> {
     const all = await this.all(containerId);
     for (const r of all) await this.records.remove(r.id, [containerId]);
-    await this.redis.del(this.pathsKey(containerId));
+    await this.redis.del(this.pathsKey(containerId), redisKeys.containerFilesVersion(containerId));
     return all;
   }
 }

@@ -1,43 +1,50 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
 import type { ExecutionEvent } from '@cibox/contracts';
-import { redisKeys } from '@cibox/queue';
+import { redisKeys, type ExecutionEventEnvelope } from '@cibox/queue';
 import { REDIS } from '@cibox/storage';
 
 export interface EventSubscription extends AsyncIterable<ExecutionEvent> {
-  close(): Promise<void>;
+  close(): void;
 }
 
-/** One Redis subscriber connection for the whole api, fanning execution events out to requests. */
+/**
+ * Execution events for this api instance. Workers publish each event on the reply channel named in
+ * the job, which this instance subscribed to once at start: no subscribe round trip per request.
+ */
 @Injectable()
-export class ExecutionEvents implements OnModuleDestroy {
+export class ExecutionEvents implements OnModuleInit, OnModuleDestroy {
+  readonly replyChannel = redisKeys.apiReplyChannel(`${process.pid}-${randomBytes(6).toString('hex')}`);
   private readonly subscriber: Redis;
   private readonly listeners = new Map<string, (event: ExecutionEvent) => void>();
 
   constructor(@Inject(REDIS) redis: Redis) {
     this.subscriber = redis.duplicate();
-    this.subscriber.on('message', (channel: string, message: string) => {
-      this.listeners.get(channel)?.(JSON.parse(message) as ExecutionEvent);
+    this.subscriber.on('message', (_channel: string, message: string) => {
+      const { executionId, event } = JSON.parse(message) as ExecutionEventEnvelope;
+      this.listeners.get(executionId)?.(event);
     });
   }
 
-  /** Subscribes before the job is queued, so no event can be missed; ends after `done`. */
-  async subscribe(executionId: string): Promise<EventSubscription> {
-    const channel = redisKeys.executionChannel(executionId);
+  async onModuleInit(): Promise<void> {
+    await this.subscriber.subscribe(this.replyChannel);
+  }
+
+  /** Starts collecting an execution's events; call before queueing it, so none is missed. Ends after `done`. */
+  subscribe(executionId: string): EventSubscription {
     const queue: ExecutionEvent[] = [];
     let wake: (() => void) | null = null;
     let closed = false;
-    this.listeners.set(channel, (event) => {
+    this.listeners.set(executionId, (event) => {
       queue.push(event);
       wake?.();
     });
-    await this.subscriber.subscribe(channel);
-    const close = async () => {
+    const close = () => {
       if (closed) return;
       closed = true;
-      this.listeners.delete(channel);
+      this.listeners.delete(executionId);
       wake?.();
-      await this.subscriber.unsubscribe(channel).catch(() => undefined);
     };
     return {
       close,
@@ -54,7 +61,7 @@ export class ExecutionEvents implements OnModuleDestroy {
             wake = null;
           }
         } finally {
-          await close();
+          close();
         }
       },
     };

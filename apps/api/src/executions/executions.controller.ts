@@ -18,6 +18,7 @@ export class ExecutionsController {
     if (!request.stream) {
       let event = first.value;
       while (event && event.type !== 'done') event = (await events.next()).value;
+      void events.return(undefined); // ends the subscription
       res.status(200).json((event as { execution: ExecutionObject }).execution);
       return;
     }

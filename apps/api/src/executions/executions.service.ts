@@ -33,7 +33,8 @@ export class ExecutionsService {
    * ending with `done`. If the events stop (a worker died), the stored result or a failure ends it.
    */
   async *start(tenant: string, containerId: string, req: CreateExecutionRequest): AsyncGenerator<ExecutionEvent> {
-    const container = await this.containers.requireActive(tenant, containerId);
+    // Independent lookups, in parallel: the container (and its liveness) and the queue of its owner.
+    const [container, queue] = await Promise.all([this.containers.requireActive(tenant, containerId), this.sandboxes.queueFor(containerId)]);
     const timeoutMs = Math.min(req.timeout_ms ?? this.config.sandbox.timeoutDefaultMs, this.config.sandbox.timeoutMaxMs);
     const data: ExecuteJobData = {
       executionId: newId('execution'),
@@ -43,11 +44,13 @@ export class ExecutionsService {
       timeoutMs,
       memoryLimit: container.memory_limit,
       createdAt: nowSeconds(),
+      replyChannel: this.events.replyChannel,
+      stream: req.stream === true,
     };
-    const subscription = await this.events.subscribe(data.executionId);
-    const deadline = setTimeout(() => void subscription.close(), timeoutMs + EXECUTION_OVERHEAD_MS);
+    const subscription = this.events.subscribe(data.executionId);
+    const deadline = setTimeout(() => subscription.close(), timeoutMs + EXECUTION_OVERHEAD_MS);
     try {
-      await this.sandboxes.enqueue(await this.sandboxes.queueFor(container.id), { name: 'execute', data }, data.executionId);
+      await this.sandboxes.enqueue(queue, { name: 'execute', data }, data.executionId);
       for await (const event of subscription) {
         yield event;
         if (event.type === 'done') return;
@@ -56,7 +59,7 @@ export class ExecutionsService {
       yield { type: 'done', execution: stored?.execution ?? this.lost(data) };
     } finally {
       clearTimeout(deadline);
-      await subscription.close();
+      subscription.close();
     }
   }
 

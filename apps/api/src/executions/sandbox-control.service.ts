@@ -19,9 +19,14 @@ export class SandboxControl implements OnModuleDestroy {
 
   /** The queue that should run the container's next job: its live owner's, else the shared one. */
   async queueFor(containerId: string): Promise<string> {
-    const owner = await this.redis.get(redisKeys.containerOwner(containerId));
-    if (owner && (await this.redis.exists(redisKeys.workerHeartbeat(owner)))) return workerSandboxQueue(owner);
-    return SHARED_SANDBOX_QUEUE;
+    // One round trip: the owner, if its heartbeat is alive.
+    const owner = (await this.redis.eval(
+      "local o = redis.call('get', KEYS[1]) if o and redis.call('exists', ARGV[1] .. o) == 1 then return o end return false",
+      1,
+      redisKeys.containerOwner(containerId),
+      redisKeys.workerHeartbeat(''),
+    )) as string | null;
+    return owner ? workerSandboxQueue(owner) : SHARED_SANDBOX_QUEUE;
   }
 
   async enqueue(queueName: string, job: SandboxJob, jobId?: string): Promise<void> {

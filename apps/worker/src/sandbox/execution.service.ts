@@ -10,7 +10,7 @@ import {
   type ExecutionResult,
   type ExecutionStatus,
 } from '@cibox/contracts';
-import { redisKeys, type ExecuteJobData } from '@cibox/queue';
+import { redisKeys, type ExecuteJobData, type ExecutionEventEnvelope } from '@cibox/queue';
 import { KernelGoneError, type CellEvent, type KernelDone } from '@cibox/sandbox';
 import { ContainerRepository, REDIS, isExpired, toContainerFileObject } from '@cibox/storage';
 import { KeyedMutex } from './container-lock';
@@ -43,7 +43,8 @@ export class ExecutionService {
 
   private async runLocked(job: ExecuteJobData): Promise<ExecutionObject> {
     const started = Date.now();
-    const publish = (event: ExecutionEvent) => this.redis.publish(redisKeys.executionChannel(job.executionId), JSON.stringify(event));
+    // Without a stream, nobody listens for output as it happens: only `done` is published.
+    const publish = (event: ExecutionEvent) => (job.stream ? this.publish(job, event) : Promise.resolve(0));
     const stdout = new OutputBuffer(this.config.sandbox.outputMaxBytes);
     const stderr = new OutputBuffer(this.config.sandbox.outputMaxBytes);
     const results: ExecutionResult[] = [];
@@ -53,7 +54,8 @@ export class ExecutionService {
     let stateLost = false;
     let truncated = { stdout: false, stderr: false };
 
-    const container = await this.containers.getAny(job.containerId);
+    // The files version is read alongside, so the sync before the cell usually needs no further round trip.
+    const [container, filesVersion] = await Promise.all([this.containers.getAny(job.containerId), this.files.filesVersion(job.containerId)]);
     if (!container || isExpired(container, nowSeconds())) {
       status = 'failed';
       error = { name: 'ContainerUnavailable', value: container ? 'Container is expired.' : 'Container was deleted.', traceback: [] };
@@ -63,10 +65,12 @@ export class ExecutionService {
         const acquired = await this.pool.acquire(job.containerId, container.memory_limit);
         live = acquired.live;
         if (acquired.fresh) await this.redis.set(redisKeys.containerSandbox(job.containerId), live.sandbox.id, 'EX', 7 * 24 * 3600);
-        // A fresh sandbox for a container that already ran code means its variables are gone.
-        stateLost = acquired.fresh && (await this.redis.exists(this.ranKey(job.containerId))) === 1;
-        await this.files.pushToSandbox(live);
-        await this.redis.set(this.ranKey(job.containerId), '1', 'EX', 7 * 24 * 3600);
+        if (acquired.fresh) {
+          // A fresh sandbox for a container that already ran code means its variables are gone.
+          stateLost = (await this.redis.exists(this.ranKey(job.containerId))) === 1;
+          await this.redis.set(this.ranKey(job.containerId), '1', 'EX', 7 * 24 * 3600);
+        }
+        await this.files.pushToSandbox(live, filesVersion);
 
         let timedOut = false;
         let killed = false;
@@ -201,9 +205,17 @@ export class ExecutionService {
       state_lost: r.stateLost,
       truncated: r.truncated ?? { stdout: false, stderr: false },
     };
-    await this.redis.set(redisKeys.execution(job.executionId), JSON.stringify({ tenant: job.tenant, execution }), 'EX', EXECUTION_TTL_S);
-    await this.redis.publish(redisKeys.executionChannel(job.executionId), JSON.stringify({ type: 'done', execution } satisfies ExecutionEvent));
+    // Stored before `done` is published (one transaction), so whoever hears `done` can read it back.
+    await this.redis
+      .multi()
+      .set(redisKeys.execution(job.executionId), JSON.stringify({ tenant: job.tenant, execution }), 'EX', EXECUTION_TTL_S)
+      .publish(job.replyChannel, JSON.stringify({ executionId: job.executionId, event: { type: 'done', execution } } satisfies ExecutionEventEnvelope))
+      .exec();
     return execution;
+  }
+
+  private publish(job: ExecuteJobData, event: ExecutionEvent): Promise<number> {
+    return this.redis.publish(job.replyChannel, JSON.stringify({ executionId: job.executionId, event } satisfies ExecutionEventEnvelope));
   }
 
   private ranKey(containerId: string): string {

@@ -34,8 +34,17 @@ export class FileSync {
     private readonly containerFiles: ContainerFileRepository,
   ) {}
 
-  /** Writes files added or replaced through the API into the sandbox, and removes deleted ones. */
-  async pushToSandbox(live: LiveSandbox): Promise<void> {
+  filesVersion(containerId: string): Promise<string> {
+    return this.containerFiles.version(containerId);
+  }
+
+  /**
+   * Writes files added or replaced through the API into the sandbox, and removes deleted ones.
+   * `knownVersion`, read by the caller, saves a round trip when nothing changed since the last sync.
+   */
+  async pushToSandbox(live: LiveSandbox, knownVersion?: string): Promise<void> {
+    const version = knownVersion ?? (await this.containerFiles.version(live.containerId));
+    if (version === live.syncedVersion) return;
     const records = await this.containerFiles.all(live.containerId);
     const wanted = new Map(records.map((r) => [r.path, r]));
     for (const [path, fileId] of [...live.files]) {
@@ -51,6 +60,7 @@ export class FileSync {
       await live.sandbox.session.putFile(record.path, await readAll(stream));
       live.files.set(record.path, record.id);
     }
+    live.syncedVersion = version;
   }
 
   /** Uploads files a cell created or changed and registers them as the assistant's. */

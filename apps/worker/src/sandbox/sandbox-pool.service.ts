@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import type { MemoryLimit } from '@cibox/contracts';
-import { MEMORY_TIER_BYTES, WORKER_LABEL, type Sandbox, type SandboxDriver } from '@cibox/sandbox';
+import { ACTIVE_CPU_SHARES, MEMORY_TIER_BYTES, WARM_CPU_SHARES, WORKER_LABEL, type Sandbox, type SandboxDriver } from '@cibox/sandbox';
 
 export const SANDBOX_DRIVER = Symbol('SANDBOX_DRIVER');
 
@@ -12,6 +12,8 @@ export interface LiveSandbox {
   memoryLimit: MemoryLimit;
   /** path → container file id last written to (or read from) the sandbox's /mnt/data. */
   files: Map<string, string>;
+  /** The container's files version at the last sync; null before the first. */
+  syncedVersion: string | null;
   lastUsedMs: number;
 }
 
@@ -60,12 +62,13 @@ export class SandboxPool implements OnApplicationBootstrap, OnModuleDestroy {
     const bytes = MEMORY_TIER_BYTES[memoryLimit]!;
     let sandbox = this.takeWarm();
     if (sandbox) {
-      if (bytes !== this.defaultBytes()) await sandbox.setMemory(bytes);
+      // Warm sandboxes wait at a low CPU weight, so refilling the pool never slows running cells.
+      await sandbox.update({ memoryBytes: bytes, cpuShares: ACTIVE_CPU_SHARES });
     } else {
-      sandbox = await this.driver.create({ memoryBytes: bytes, labels: this.labels() });
+      sandbox = await this.driver.create({ memoryBytes: bytes, cpuShares: ACTIVE_CPU_SHARES, labels: this.labels() });
     }
     this.refill();
-    const live: LiveSandbox = { containerId, sandbox, memoryLimit, files: new Map(), lastUsedMs: Date.now() };
+    const live: LiveSandbox = { containerId, sandbox, memoryLimit, files: new Map(), syncedVersion: null, lastUsedMs: Date.now() };
     this.live.set(containerId, live);
     return { live, fresh: true };
   }
@@ -102,7 +105,7 @@ export class SandboxPool implements OnApplicationBootstrap, OnModuleDestroy {
     void (async () => {
       try {
         while (!this.closing && this.warm.length < this.config.sandbox.warmPoolSize) {
-          const s = await this.driver.create({ memoryBytes: this.defaultBytes(), labels: this.labels() });
+          const s = await this.driver.create({ memoryBytes: this.defaultBytes(), cpuShares: WARM_CPU_SHARES, labels: this.labels() });
           if (this.closing) {
             await s.remove();
             break;

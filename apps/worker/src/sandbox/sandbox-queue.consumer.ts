@@ -27,7 +27,8 @@ export class SandboxQueueConsumer implements OnApplicationBootstrap, OnModuleDes
 
   onApplicationBootstrap(): void {
     for (const name of [SHARED_SANDBOX_QUEUE, workerSandboxQueue(this.config.workerId)]) {
-      const worker = new Worker(name, (job: Job) => this.handle({ name: job.name, data: job.data } as SandboxJob, job.id), {
+      const shared = name === SHARED_SANDBOX_QUEUE;
+      const worker = new Worker(name, (job: Job) => this.handle({ name: job.name, data: job.data } as SandboxJob, shared, job.id), {
         connection: this.redis.duplicate({ maxRetriesPerRequest: null }),
         concurrency: this.config.workerConcurrency,
       });
@@ -36,10 +37,11 @@ export class SandboxQueueConsumer implements OnApplicationBootstrap, OnModuleDes
     }
   }
 
-  private async handle(job: SandboxJob, jobId?: string): Promise<void> {
+  private async handle(job: SandboxJob, fromShared: boolean, jobId?: string): Promise<void> {
     switch (job.name) {
       case 'execute': {
-        const owner = await this.claim(job.data.containerId);
+        // A job on this worker's own queue was routed here because this worker owns the container.
+        const owner = fromShared ? await this.claim(job.data.containerId) : this.config.workerId;
         if (owner !== this.config.workerId) return this.forward(owner, job.data, jobId);
         await this.executions.run(job.data);
         return;
