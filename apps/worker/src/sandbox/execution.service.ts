@@ -44,7 +44,12 @@ export class ExecutionService {
   private async runLocked(job: ExecuteJobData): Promise<ExecutionObject> {
     const started = Date.now();
     // Without a stream, nobody listens for output as it happens: only `done` is published.
-    const publish = (event: ExecutionEvent) => (job.stream ? this.publish(job, event) : Promise.resolve(0));
+    // Publishes are chained so that events, and `done` after them, arrive in the order they happened.
+    let published: Promise<unknown> = Promise.resolve();
+    const publish = (event: ExecutionEvent) => {
+      if (job.stream) published = published.then(() => this.publish(job, event)).catch(() => undefined);
+      return published;
+    };
     const stdout = new OutputBuffer(this.config.sandbox.outputMaxBytes);
     const stderr = new OutputBuffer(this.config.sandbox.outputMaxBytes);
     const results: ExecutionResult[] = [];
@@ -162,6 +167,7 @@ export class ExecutionService {
       }
     }
 
+    await published;
     return this.finish(job, {
       status,
       error,
