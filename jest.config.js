@@ -1,5 +1,5 @@
 /** Two projects: fast unit specs beside the code, and the end-to-end suite against the real stack. */
-const transform = { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] };
+const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json', diagnostics: false }] };
 const moduleNameMapper = { '^@cibox/(.*)$': '<rootDir>/libs/$1/src' };
 
 module.exports = {

@@ -17,7 +17,7 @@ import { ensurePrerequisites } from './prereqs';
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-function request(base: string, key: string, method: string, urlPath: string, body?: unknown): Promise<any> {
+function request(base: string, key: string, method: string, urlPath: string, body?: unknown): Promise<{ id: string }> {
   const url = new URL(urlPath, base);
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
@@ -29,7 +29,7 @@ function request(base: string, key: string, method: string, urlPath: string, bod
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString();
           if ((res.statusCode ?? 500) >= 300) reject(new Error(`${method} ${urlPath}: ${res.statusCode} ${text}`));
-          else resolve(JSON.parse(text));
+          else resolve(JSON.parse(text) as { id: string });
         });
       },
     );
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     const step = (msg: string) => process.stdout.write(`[bench] ${msg}\n`);
     step('warm round trip');
     // 1. Warm round trip.
-    const warm = (await api('POST', '/v1/containers', { name: 'bench-warm' })).id as string;
+    const warm = (await api('POST', '/v1/containers', { name: 'bench-warm' })).id;
     for (let i = 0; i < 20; i++) await exec(warm, 'print(1)');
     const warmSamples: number[] = [];
     for (let i = 0; i < 300; i++) warmSamples.push(await timeMs(() => exec(warm, 'print(1)')));
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     // 4. Throughput across 8 containers.
     const eight: string[] = [];
     for (let i = 0; i < 8; i++) {
-      const id = (await api('POST', '/v1/containers', { name: `bench-tp-${i}` })).id as string;
+      const id = (await api('POST', '/v1/containers', { name: `bench-tp-${i}` })).id;
       await exec(id, 'print(1)');
       eight.push(id);
     }

@@ -7,7 +7,7 @@ const S3rver = require('s3rver') as new (opts: Record<string, unknown>) => { run
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { port: { type: 'string', default: '9000' }, dir: { type: 'string', default: '.data/s3' }, address: { type: 'string', default: '127.0.0.1' } } });
-  mkdirSync(values.dir!, { recursive: true });
+  mkdirSync(values.dir, { recursive: true });
   const server = new S3rver({ port: Number(values.port), address: values.address, directory: values.dir, silent: true });
   const { port } = await server.run();
   process.stdout.write(`embedded S3 server on http://${values.address}:${port} (data in ${values.dir})\n`);

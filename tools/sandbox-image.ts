@@ -121,8 +121,8 @@ function run(
         }
       });
     };
-    feed(child.stdout!);
-    feed(child.stderr!);
+    feed(child.stdout);
+    feed(child.stderr);
     child.on('error', (err) => reject(new Error(`${cmd}: ${err.message}`)));
     child.on('close', (code, signal) => {
       if (code === 0) resolve();
@@ -206,7 +206,7 @@ async function ensureBaseImage(log: (line: string) => void): Promise<string> {
     stage(`${name}...`);
     await fn();
     timings[name] = (Date.now() - s) / 1000;
-    stage(`${name} done in ${timings[name]!.toFixed(1)}s`);
+    stage(`${name} done in ${timings[name].toFixed(1)}s`);
   };
 
   try {

@@ -5,12 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
-import { eventually } from '../../../libs/testing/src/eventually';
-import { startStack, type Stack } from '../../../libs/testing/src/stack';
+import { eventually, startStack, type Stack } from '@cibox/testing';
 import { client, raw } from './support/clients';
 import { execute } from './support/executions';
 
-const dockerInspect = (id: string): any | null => {
+const dockerInspect = (id: string): any => {
   const r = spawnSync('docker', ['inspect', id], { encoding: 'utf8' });
   return r.status === 0 ? JSON.parse(r.stdout)[0] : null;
 };

@@ -3,8 +3,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import OpenAI from 'openai';
-import { eventually } from '../../../libs/testing/src/eventually';
-import { freePort } from '../../../libs/testing/src/stack';
+import { eventually, freePort } from '@cibox/testing';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const GiB = 1024 * 1024 * 1024;

@@ -32,7 +32,7 @@ async function bootstrap(): Promise<void> {
   app.enableShutdownHooks();
   await app.listen(config.port, config.host);
   // Longer than clients' and proxies' idle timeouts, so a reused connection is never closed under a request.
-  const server = app.getHttpServer() as import('node:http').Server;
+  const server = app.getHttpServer();
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   app.get(Logger).log(`api listening on http://${config.host}:${config.port}`);

@@ -5,7 +5,7 @@ import { FILE_PURPOSES, MEMORY_LIMITS } from './objects';
 /** Parses `input` with `schema`, or throws a 400 naming the first offending field. */
 export function parseOrThrow<S extends z.ZodTypeAny>(schema: S, input: unknown, rootParam: string | null = null): z.infer<S> {
   const result = schema.safeParse(input);
-  if (result.success) return result.data;
+  if (result.success) return result.data as z.infer<S>;
   const issue = result.error.issues[0];
   const param = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : rootParam;
   const message = issue
@@ -68,4 +68,6 @@ export const containerFileNameSchema = z
   .string()
   .min(1, 'must not be empty')
   .max(255, 'must be at most 255 characters')
+  // Control characters are exactly what this rule is about.
+  // eslint-disable-next-line no-control-regex
   .refine((n) => n !== '.' && n !== '..' && !/[/\\\0]/.test(n) && !/[\x00-\x1f]/.test(n), 'is not a valid file name');

@@ -62,7 +62,8 @@ export class DockerSandboxDriver implements SandboxDriver {
       const stream = await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
       const stdout = new PassThrough();
       const stderr = new PassThrough();
-      container.modem.demuxStream(stream, stdout, stderr);
+      // docker-modem is untyped; demuxStream splits Docker's multiplexed stdout/stderr frames.
+      (container.modem as { demuxStream(s: NodeJS.ReadableStream, o: PassThrough, e: PassThrough): void }).demuxStream(stream, stdout, stderr);
       stream.on('end', () => {
         stdout.end();
         stderr.end();

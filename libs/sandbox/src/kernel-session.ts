@@ -120,11 +120,11 @@ export class KernelSession {
             if (!handle(msg)) return false;
             resolve();
           } catch (err) {
-            reject(err as Error);
+            reject(err instanceof Error ? err : new Error(String(err)));
           }
           return true;
         },
-        onGone: reject,
+        onGone: (err) => reject(err),
       });
       this.send(req);
     });

@@ -127,10 +127,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       ...opts.env,
     };
     processes.push(launch('api', process.execPath, nodeApp('api'), env, opts));
-    const startWorker = async (id: string, extra: Record<string, string> = {}) => {
+    const startWorker = (id: string, extra: Record<string, string> = {}) => {
       const p = launch(`worker-${id}`, process.execPath, nodeApp('worker'), { ...env, WORKER_ID: id, ...extra }, opts);
       processes.push(p);
-      return p;
+      return Promise.resolve(p);
     };
     for (let i = 0; i < (opts.workers ?? 1); i++) await startWorker(`w${i + 1}`);
     const baseUrl = `http://127.0.0.1:${port}`;

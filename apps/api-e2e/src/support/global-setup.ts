@@ -2,10 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+// Jest loads globalSetup outside its module map, so the lib is imported by path here.
+// eslint-disable-next-line @nx/enforce-module-boundaries
 import { startStack, type Stack } from '../../../../libs/testing/src/stack';
 
 declare global {
-  // eslint-disable-next-line no-var
+   
   var __CIBOX_STACK__: Stack | undefined;
 }
 

@@ -72,9 +72,9 @@ export function receiveMultipart<T>(
       fail(new InvalidRequestError(`Malformed multipart body: ${err.message}`, 'file'));
       req.unpipe(parser);
       req.resume();
-      req.on('end', finish);
+      req.on('end', () => void finish());
     });
-    parser.on('close', finish);
+    parser.on('close', () => void finish());
 
     let finished = false;
     async function finish() {

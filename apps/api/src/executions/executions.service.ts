@@ -32,7 +32,7 @@ export class ExecutionsService {
    * Queues the code for the worker that owns the container and yields its events as they arrive,
    * ending with `done`. If the events stop (a worker died), the stored result or a failure ends it.
    */
-  async *start(tenant: string, containerId: string, req: CreateExecutionRequest): AsyncGenerator<ExecutionEvent> {
+  async *start(tenant: string, containerId: string, req: CreateExecutionRequest): AsyncGenerator<ExecutionEvent, void> {
     // Independent lookups, in parallel: the container (and its liveness) and the queue of its owner.
     const [container, queue] = await Promise.all([this.containers.requireActive(tenant, containerId), this.sandboxes.queueFor(containerId)]);
     const timeoutMs = Math.min(req.timeout_ms ?? this.config.sandbox.timeoutDefaultMs, this.config.sandbox.timeoutMaxMs);

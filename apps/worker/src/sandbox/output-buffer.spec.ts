@@ -31,8 +31,8 @@ describe('KeyedMutex', () => {
 
   it('keeps going after a task fails', async () => {
     const m = new KeyedMutex();
-    await expect(m.run('k', async () => { throw new Error('boom'); })).rejects.toThrow('boom');
-    await expect(m.run('k', async () => 'ok')).resolves.toBe('ok');
+    await expect(m.run('k', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    await expect(m.run('k', () => Promise.resolve('ok'))).resolves.toBe('ok');
   });
 });
 

@@ -28,7 +28,7 @@ export class SandboxQueueConsumer implements OnApplicationBootstrap, OnModuleDes
   onApplicationBootstrap(): void {
     for (const name of [SHARED_SANDBOX_QUEUE, workerSandboxQueue(this.config.workerId)]) {
       const shared = name === SHARED_SANDBOX_QUEUE;
-      const worker = new Worker(name, (job: Job) => this.handle({ name: job.name, data: job.data } as SandboxJob, shared, job.id), {
+      const worker = new Worker(name, (job: Job<SandboxJob['data']>) => this.handle({ name: job.name, data: job.data } as SandboxJob, shared, job.id), {
         connection: this.redis.duplicate({ maxRetriesPerRequest: null }),
         concurrency: this.config.workerConcurrency,
       });
