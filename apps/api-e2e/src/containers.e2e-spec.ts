@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import OpenAI, { toFile } from 'openai';
-import { client, expectOpenAIError, raw } from './support/clients';
+import { ageContainer, client, expectOpenAIError, raw } from './support/clients';
 
 describe('Containers API through the official SDK', () => {
   const a = client('a');
@@ -93,14 +93,7 @@ describe('Containers API through the official SDK', () => {
 
   it('an expired container stays retrievable but refuses file operations', async () => {
     const c = await a.containers.create({ name: 'short', expires_after: { anchor: 'last_active_at', minutes: 1 } });
-    // Age the container by moving its idle clock back, as if a minute had passed.
-    const { Redis } = await import('ioredis');
-    const redis = new Redis(process.env.CIBOX_REDIS_URL!);
-    const key = `cibox:container:${c.id}`;
-    const record = JSON.parse((await redis.get(key))!);
-    record.last_active_at -= 61;
-    await redis.set(key, JSON.stringify(record));
-    await redis.quit();
+    await ageContainer(c.id, 61);
     expect((await a.containers.retrieve(c.id)).status).toBe('expired');
     const err = await a.containers.files.create(c.id, { file: await toFile(Buffer.from('x'), 'x.txt') }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
@@ -111,13 +104,7 @@ describe('Containers API through the official SDK', () => {
 
   it('refreshes last_active_at on container operations', async () => {
     const c = await a.containers.create({ name: 'touch' });
-    const { Redis } = await import('ioredis');
-    const redis = new Redis(process.env.CIBOX_REDIS_URL!);
-    const key = `cibox:container:${c.id}`;
-    const record = JSON.parse((await redis.get(key))!);
-    record.last_active_at -= 300;
-    await redis.set(key, JSON.stringify(record));
-    await redis.quit();
+    await ageContainer(c.id, 300);
     await a.containers.files.list(c.id);
     const after = await a.containers.retrieve(c.id);
     expect(after.last_active_at!).toBeGreaterThanOrEqual(c.last_active_at!);

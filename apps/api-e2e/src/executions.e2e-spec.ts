@@ -1,5 +1,5 @@
-import OpenAI, { toFile } from 'openai';
-import { client, expectOpenAIError, raw, baseUrl } from './support/clients';
+import { toFile } from 'openai';
+import { ageContainer, client, expectOpenAIError, raw, baseUrl } from './support/clients';
 import { execute } from './support/executions';
 
 describe('executions (our extension) in a real sandbox', () => {
@@ -127,16 +127,9 @@ describe('executions (our extension) in a real sandbox', () => {
 
   it('an expired container refuses executions with 400', async () => {
     const c = await a.containers.create({ name: 'exp', expires_after: { anchor: 'last_active_at', minutes: 1 } });
-    const { Redis } = await import('ioredis');
-    const redis = new Redis(process.env.CIBOX_REDIS_URL!);
-    const key = `cibox:container:${c.id}`;
-    const record = JSON.parse((await redis.get(key))!);
-    record.last_active_at -= 120;
-    await redis.set(key, JSON.stringify(record));
-    await redis.quit();
+    await ageContainer(c.id, 120);
     const res = await raw('POST', `/v1/containers/${c.id}/executions`, { body: { code: '1' } });
     expect(res.status).toBe(400);
     expect(res.json.error.message).toBe('Container is expired.');
-    void OpenAI;
   });
 });

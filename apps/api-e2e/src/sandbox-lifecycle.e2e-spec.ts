@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { eventually, startStack, type Stack } from '@cibox/testing';
-import { client, raw } from './support/clients';
+import { ageContainer, client, raw } from './support/clients';
 import { execute } from './support/executions';
 
 const dockerInspect = (id: string): any => {
@@ -49,12 +49,7 @@ describe('sandbox lifecycle', () => {
     const c = await a.containers.create({ name: 'to-expire', expires_after: { anchor: 'last_active_at', minutes: 1 } });
     await execute(c.id, 'x = 1');
     const sandbox = await sandboxOf(process.env.CIBOX_REDIS_URL!, c.id);
-    const redis = new Redis(process.env.CIBOX_REDIS_URL!);
-    const key = `cibox:container:${c.id}`;
-    const record = JSON.parse((await redis.get(key))!);
-    record.last_active_at -= 120;
-    await redis.set(key, JSON.stringify(record));
-    await redis.quit();
+    await ageContainer(c.id, 120);
     await eventually(() => dockerInspect(sandbox) === null, { timeoutMs: 30_000 });
     expect((await a.containers.retrieve(c.id)).status).toBe('expired');
   });

@@ -41,3 +41,17 @@ export function expectOpenAIError(json: any, param?: string | null) {
   expect(json.error).toHaveProperty('code');
   if (param !== undefined) expect(json.error.param).toBe(param);
 }
+
+/** Moves a container's idle clock back by `seconds`, as if it had not been used for that long. */
+export async function ageContainer(containerId: string, seconds: number): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(process.env.CIBOX_REDIS_URL!);
+  try {
+    const key = `cibox:container:${containerId}`;
+    const record = JSON.parse((await redis.get(key))!);
+    record.last_active_at -= seconds;
+    await redis.set(key, JSON.stringify(record));
+  } finally {
+    await redis.quit();
+  }
+}

@@ -95,3 +95,21 @@ export function receiveMultipart<T>(
     req.pipe(parser);
   });
 }
+
+/**
+ * Streams the upload's `file` into the object store under `key`. If anything fails (the upload,
+ * the size limit, the request), the partial object is removed and the error rethrown.
+ */
+export async function receiveUploadInto(
+  req: Request,
+  maxBytes: number,
+  store: { put(key: string, body: Readable): Promise<void>; remove(key: string): Promise<void> },
+  key: string,
+): Promise<MultipartUpload<void>> {
+  try {
+    return await receiveMultipart(req, maxBytes, (body) => store.put(key, body));
+  } catch (err) {
+    await store.remove(key).catch(() => undefined);
+    throw err;
+  }
+}

@@ -22,7 +22,7 @@ import {
   type ContainerFileRecord,
   type ObjectStore,
 } from '@cibox/storage';
-import { isMultipart, receiveMultipart } from '../common/multipart';
+import { isMultipart, receiveUploadInto } from '../common/multipart';
 import { toListEnvelope } from '../common/list';
 import { ContainersService } from './containers.service';
 
@@ -44,12 +44,7 @@ export class ContainerFilesService {
     let filename: string;
     let bytes: number;
     if (isMultipart(req)) {
-      const upload = await receiveMultipart(req, this.config.maxUploadBytes, (body) => this.store.put(key, body)).catch(
-        async (err: unknown) => {
-          await this.store.remove(key).catch(() => undefined);
-          throw err;
-        },
-      );
+      const upload = await receiveUploadInto(req, this.config.maxUploadBytes, this.store, key);
       if (!upload.file) throw new InvalidRequestError("Missing required parameter: 'file'.", 'file');
       filename = upload.file.filename;
       bytes = upload.file.bytes;

@@ -12,7 +12,7 @@ import {
   type ListQuery,
 } from '@cibox/contracts';
 import { FileRepository, OBJECT_STORE, objectKeys, toFileObject, type FileRecord, type ObjectStore } from '@cibox/storage';
-import { receiveMultipart } from '../common/multipart';
+import { receiveUploadInto } from '../common/multipart';
 import { toListEnvelope } from '../common/list';
 
 @Injectable()
@@ -27,12 +27,7 @@ export class FilesService {
   async upload(tenant: string, req: Request): Promise<FileObject> {
     const id = newId('file');
     const key = objectKeys.file(tenant, id);
-    const upload = await receiveMultipart(req, this.config.maxUploadBytes, (body) => this.store.put(key, body)).catch(
-      async (err: unknown) => {
-        await this.store.remove(key).catch(() => undefined);
-        throw err;
-      },
-    );
+    const upload = await receiveUploadInto(req, this.config.maxUploadBytes, this.store, key);
     try {
       if (!upload.file) throw new InvalidRequestError("Missing required parameter: 'file'.", 'file');
       if (upload.fields.purpose === undefined) throw new InvalidRequestError("Missing required parameter: 'purpose'.", 'purpose');
