@@ -17,6 +17,7 @@ async function main(): Promise<void> {
     port,
     apiKeys: apiKey ? [apiKey] : process.env.API_KEYS!.split(','),
     redisUrl: redisUp ? redisUrl : undefined,
+    redisPort: Number(redis.port || 6379),
     s3Endpoint: process.env.S3_ENDPOINT,
     dataDir: path.join(ROOT, '.data'),
     persistRedis: true,

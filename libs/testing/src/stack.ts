@@ -12,6 +12,8 @@ export interface StackOptions {
   apiKeys: string[];
   /** Use this Redis instead of starting one. */
   redisUrl?: string;
+  /** Port for the Redis this starts (when `redisUrl` is unset); 0 or unset picks a free one. */
+  redisPort?: number;
   /** Use this S3 endpoint instead of starting the embedded server. */
   s3Endpoint?: string;
   /** Where started services keep their data and logs. */
@@ -102,7 +104,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   try {
     let redisUrl = opts.redisUrl;
     if (!redisUrl) {
-      const port = await freePort();
+      const port = opts.redisPort || (await freePort());
       const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', opts.dataDir, '--save', ''];
       args.push('--appendonly', opts.persistRedis ? 'yes' : 'no');
       processes.push(launch('redis', 'redis-server', args, {}, opts));

@@ -26,7 +26,7 @@ export class SandboxPool implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(SandboxPool.name);
   private readonly warm: Sandbox[] = [];
   private readonly live = new Map<string, LiveSandbox>();
-  private filling = false;
+  private filling: Promise<void> | null = null;
   private closing = false;
 
   constructor(
@@ -101,8 +101,7 @@ export class SandboxPool implements OnApplicationBootstrap, OnModuleDestroy {
   /** Starts warm sandboxes one at a time until the pool is full; never blocks a caller. */
   private refill(): void {
     if (this.filling || this.closing) return;
-    this.filling = true;
-    void (async () => {
+    this.filling = (async () => {
       try {
         while (!this.closing && this.warm.length < this.config.sandbox.warmPoolSize) {
           const s = await this.driver.create({ memoryBytes: this.defaultBytes(), cpuShares: WARM_CPU_SHARES, labels: this.labels() });
@@ -116,13 +115,15 @@ export class SandboxPool implements OnApplicationBootstrap, OnModuleDestroy {
         this.logger.error(`warm pool refill failed: ${(err as Error).message}`);
         setTimeout(() => this.refill(), 2000).unref();
       } finally {
-        this.filling = false;
+        this.filling = null;
       }
     })();
   }
 
   async onModuleDestroy(): Promise<void> {
     this.closing = true;
+    // A sandbox being started right now is removed by the refill loop once it sees `closing`.
+    await this.filling;
     const all = [...this.warm.splice(0), ...[...this.live.values()].map((l) => l.sandbox)];
     this.live.clear();
     await Promise.all(all.map((s) => s.remove().catch(() => undefined)));
