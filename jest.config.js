@@ -17,7 +17,7 @@ module.exports = {
       testEnvironment: 'node',
       transform,
       moduleNameMapper,
-      testMatch: ['<rootDir>/apps/api-e2e/src/**/*.e2e-spec.ts'],
+      testMatch: ['<rootDir>/apps/api-e2e/src/**/*.e2e-spec.ts', '<rootDir>/libs/*/src/**/*.e2e-spec.ts'],
       globalSetup: '<rootDir>/apps/api-e2e/src/support/global-setup.ts',
       globalTeardown: '<rootDir>/apps/api-e2e/src/support/global-teardown.ts',
     },

@@ -92,6 +92,30 @@ def _make_text_stream(fd):
 
 sys.stdout = sys.__stdout__ = _make_text_stream(1)
 sys.stderr = sys.__stderr__ = _make_text_stream(2)
+def _pipe_id(fd):
+    st = os.fstat(fd)
+    return (st.st_dev, st.st_ino)
+
+
+_PIPE_IDS = {1: _pipe_id(_out_sync_w), 2: _pipe_id(_err_sync_w)}
+
+
+def _restore_std_streams():
+    """Each cell starts writing to the execution's stdout/stderr, whatever the last cell did to
+    them (closed sys.stdout, rebound it, or closed or re-pointed fd 1/2)."""
+    for fd, sync_w in ((1, _out_sync_w), (2, _err_sync_w)):
+        try:
+            same = _pipe_id(fd) == _PIPE_IDS[fd]
+        except OSError:
+            same = False
+        if not same:
+            os.dup2(sync_w, fd)
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        stream = getattr(sys, "__" + name + "__")
+        if stream is None or stream.closed:
+            stream = _make_text_stream(fd)
+            setattr(sys, "__" + name + "__", stream)
+        setattr(sys, name, stream)
 sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
 
 # All protocol writes go through one writer thread fed by a C-level SimpleQueue:
@@ -604,12 +628,18 @@ def run_cell(msg):
     cap = max(cap, 0)
 
     sync_output()  # stray output from between cells goes out under the previous id
+    _restore_std_streams()
     _reap_children()
     STATE.start(cell_id, cap)
     _shown_figs.clear()
     del _last_tb[:]
     before = snapshot()
     error = None
+    try:
+        code.encode("utf-8")
+    except UnicodeEncodeError as e:  # e.g. a lone surrogate: not source Python can compile
+        error = {"name": "SyntaxError", "value": "The code is not valid UTF-8 text: %s" % e, "traceback": []}
+        code = ""
     try:
         try:
             with STATE.lock:
@@ -619,7 +649,7 @@ def run_cell(msg):
             with STATE.lock:
                 STATE.in_cell = False
         exc = result.error_before_exec or result.error_in_exec
-        if exc is not None:
+        if exc is not None and error is None:
             error = _error_obj(exc, _last_tb)
     except KeyboardInterrupt as e:  # landed inside IPython's own machinery
         error = _error_obj(e)
