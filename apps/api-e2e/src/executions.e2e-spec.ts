@@ -1,5 +1,6 @@
 import { toFile } from 'openai';
 import { ageContainer, client, expectOpenAIError, raw, baseUrl } from './support/clients';
+import { eventually } from '@cibox/testing';
 import { execute } from './support/executions';
 
 describe('executions (our extension) in a real sandbox', () => {
@@ -99,6 +100,35 @@ describe('executions (our extension) in a real sandbox', () => {
     const done = arrivals.at(-1)!;
     expect(done.type).toBe('done');
     expect(done.data.execution).toMatchObject({ status: 'completed', stdout: '0\n1\n2\n' });
+    // First comes `created`, carrying the id (also in a header) before any output.
+    expect(arrivals[0]!.type).toBe('created');
+    expect(arrivals[0]!.data.execution).toMatchObject({ id: done.data.execution.id, status: 'in_progress', container_id: containerId });
+    expect(res.headers.get('x-execution-id')).toBe(done.data.execution.id);
+  });
+
+  it('a client that drops the stream loses nothing: in_progress while it runs, then the result', async () => {
+    const abort = new AbortController();
+    const res = await fetch(`${baseUrl()}/v1/containers/${containerId}/executions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${process.env.CIBOX_KEY_A}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ code: 'import time\nprint("start", flush=True)\ntime.sleep(1.5)\nprint("end")\ndropped = 7', stream: true }),
+      signal: abort.signal,
+    });
+    const executionId = res.headers.get('x-execution-id')!;
+    expect(executionId).toMatch(/^exec_/);
+    abort.abort();
+
+    const running = await raw('GET', `/v1/containers/${containerId}/executions/${executionId}`);
+    expect(running.status).toBe(200);
+    expect(running.json).toMatchObject({ id: executionId, object: 'container.execution', status: 'in_progress' });
+    const finished = await eventually(async () => {
+      const got = await raw('GET', `/v1/containers/${containerId}/executions/${executionId}`);
+      return got.json?.status === 'completed' ? got.json : undefined;
+    }, { timeoutMs: 30_000 });
+    expect(finished).toMatchObject({ stdout: 'start\nend\n', error: null });
+    expect((await execute(containerId, 'dropped')).results).toEqual([{ type: 'text', text: '7' }]);
+    const theirs = await raw('GET', `/v1/containers/${containerId}/executions/${executionId}`, { key: process.env.CIBOX_KEY_B! });
+    expect(theirs.status).toBe(404);
   });
 
   it('retrieves a finished execution, and hides it from another key', async () => {

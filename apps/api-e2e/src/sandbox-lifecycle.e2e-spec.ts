@@ -103,4 +103,35 @@ describe('losing a worker', () => {
     expect(newSandbox).not.toBe(oldSandbox);
     await eventually(() => dockerInspect(oldSandbox) === null, { timeoutMs: 20_000 });
   });
+
+  it('an execution running when its worker dies ends as failed for the waiting client; the container goes on', async () => {
+    const c = await sdk.containers.create({ name: 'orphaned-run' });
+    expect((await run(c.id, 'x = 1')).status).toBe('completed'); // claimed by the live worker
+    const owner = stack.processes.filter((p) => p.name.startsWith('worker-')).at(-1)!;
+
+    const res = await fetch(`${stack.baseUrl}/v1/containers/${c.id}/executions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ code: 'import time\nprint("working", flush=True)\ntime.sleep(60)', stream: true }),
+    });
+    const executionId = res.headers.get('x-execution-id')!;
+    const body = res.body!.getReader();
+    let text = '';
+    while (!text.includes('working')) text += Buffer.from((await body.read()).value!).toString();
+
+    await owner.stop('SIGKILL');
+    await stack.startWorker('w3', { REAPER_INTERVAL_MS: '500' });
+    for (;;) {
+      const { value, done } = await body.read();
+      if (done) break;
+      text += Buffer.from(value).toString();
+    }
+    const done = JSON.parse(/event: done\ndata: (.*)/.exec(text)![1]!).execution;
+    expect(done).toMatchObject({ id: executionId, status: 'failed', state_lost: true, error: { name: 'SandboxError' } });
+    const stored = await fetch(`${stack.baseUrl}/v1/containers/${c.id}/executions/${executionId}`, { headers: { authorization: `Bearer ${key}` } });
+    expect(await stored.json()).toEqual(done);
+
+    const next = await run(c.id, 'print("x" in globals())');
+    expect({ status: next.status, stdout: next.stdout, state_lost: next.state_lost }).toEqual({ status: 'completed', stdout: 'False\n', state_lost: true });
+  });
 });

@@ -11,7 +11,8 @@ export const createExecutionSchema = z
   .strict();
 export type CreateExecutionRequest = z.infer<typeof createExecutionSchema>;
 
-export type ExecutionStatus = 'completed' | 'failed' | 'timed_out';
+/** `in_progress` only while it runs (retrieve, and the stream's `created` event); then one of the others. */
+export type ExecutionStatus = 'in_progress' | 'completed' | 'failed' | 'timed_out';
 
 export interface ExecutionError {
   name: string;
@@ -23,7 +24,7 @@ export type ExecutionResult =
   | { type: 'text'; text: string }
   | { type: 'image'; format: 'png'; file_id: string };
 
-/** The finished execution, as returned by the api and stored in Redis. */
+/** An execution, as returned by the api and stored in Redis. */
 export interface ExecutionObject {
   id: string;
   object: 'container.execution';
@@ -43,9 +44,11 @@ export interface ExecutionObject {
 
 /**
  * What a worker publishes on an execution's Redis channel, in order, and what the api relays as
- * SSE. The same union feeds the JSON reply and the stored result.
+ * SSE. The same union feeds the JSON reply and the stored result. `created` comes from the api, once
+ * the execution is queued: it carries the id, so a client that drops the stream can retrieve it later.
  */
 export type ExecutionEvent =
+  | { type: 'created'; execution: ExecutionObject }
   | { type: 'stdout'; text: string }
   | { type: 'stderr'; text: string }
   | { type: 'result'; result: ExecutionResult }

@@ -47,9 +47,28 @@ export const redisKeys = {
   apiReplyChannel: (instanceId: string) => `cibox:api-events:${instanceId}`,
   /** Bumped on every change to a container's files, so a worker can skip an unchanged sync. */
   containerFilesVersion: (containerId: string) => `cibox:cfiles-version:${containerId}`,
-  /** The finished execution object. */
+  /** The execution object: an `in_progress` placeholder from the api, then the worker's result. */
   execution: (executionId: string) => `cibox:execution:${executionId}`,
 };
+
+/** Executions (in progress, then finished) stay readable for a day. */
+export const EXECUTION_TTL_S = 24 * 3600;
+
+/**
+ * Stores an execution record unless a finished one is already there: for whoever ends an execution
+ * that its worker never finished (the api after its deadline, a worker rescuing a dead one's jobs),
+ * so a late real result is never replaced by a guess, while an `in_progress` placeholder is.
+ */
+export async function storeUnlessFinished(redis: Redis, executionId: string, record: string): Promise<boolean> {
+  const stored = await redis.eval(
+    "local v = redis.call('get', KEYS[1]) if v and cjson.decode(v).execution.status ~= 'in_progress' then return 0 end redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1",
+    1,
+    redisKeys.execution(executionId),
+    record,
+    EXECUTION_TTL_S,
+  );
+  return stored === 1;
+}
 
 export const WORKER_HEARTBEAT_TTL_MS = 5_000;
 export const WORKER_HEARTBEAT_INTERVAL_MS = 1_000;

@@ -13,8 +13,10 @@ export class ExecutionsController {
   async create(@Tenant() tenant: string, @Param('id') id: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response) {
     const request = parseOrThrow(createExecutionSchema, body ?? {});
     const events = this.executions.start(tenant, id, request);
-    // Pull the first event before answering, so a bad container is a JSON error, not a broken stream.
+    // Pull the first event (`created`, once queued) before answering, so a bad container is a JSON
+    // error, not a broken stream.
     const first = await events.next();
+    if (first.value?.type === 'created') res.setHeader('x-execution-id', first.value.execution.id);
     if (!request.stream) {
       let event = first.value;
       while (event && event.type !== 'done') event = (await events.next()).value;

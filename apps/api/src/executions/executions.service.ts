@@ -9,7 +9,7 @@ import {
   type ExecutionEvent,
   type ExecutionObject,
 } from '@cibox/contracts';
-import { redisKeys, type ExecuteJobData } from '@cibox/queue';
+import { EXECUTION_TTL_S, redisKeys, storeUnlessFinished, type ExecuteJobData } from '@cibox/queue';
 import { REDIS } from '@cibox/storage';
 import { ContainersService } from '../containers/containers.service';
 import { ExecutionEvents } from './execution-events.service';
@@ -50,13 +50,24 @@ export class ExecutionsService {
     const subscription = this.events.subscribe(data.executionId);
     const deadline = setTimeout(() => subscription.close(), timeoutMs + EXECUTION_OVERHEAD_MS);
     try {
-      await this.sandboxes.enqueue(queue, { name: 'execute', data }, data.executionId);
+      // The placeholder makes the id retrievable at once. Written alongside the job: with NX it can
+      // never replace the worker's result, whichever lands first.
+      const placeholder = this.execution(data, { status: 'in_progress' });
+      const [placed, queued] = await Promise.allSettled([
+        this.redis.set(redisKeys.execution(data.executionId), JSON.stringify({ tenant, execution: placeholder }), 'EX', EXECUTION_TTL_S, 'NX'),
+        this.sandboxes.enqueue(queue, { name: 'execute', data }, data.executionId),
+      ]);
+      if (queued.status === 'rejected') {
+        // Not queued: nothing will finish it, so no placeholder may say it is running.
+        if (placed.status === 'fulfilled') await this.redis.del(redisKeys.execution(data.executionId)).catch(() => undefined);
+        throw queued.reason;
+      }
+      yield { type: 'created', execution: placeholder };
       for await (const event of subscription) {
         yield event;
         if (event.type === 'done') return;
       }
-      const stored = await this.load(data.executionId);
-      yield { type: 'done', execution: stored?.execution ?? this.lost(data) };
+      yield { type: 'done', execution: await this.giveUp(data) };
     } finally {
       clearTimeout(deadline);
       subscription.close();
@@ -74,21 +85,34 @@ export class ExecutionsService {
     return raw ? (JSON.parse(raw) as { tenant: string; execution: ExecutionObject }) : null;
   }
 
-  private lost(data: ExecuteJobData): ExecutionObject {
+  /**
+   * The events stopped before `done` (past the deadline, or the api lost its subscription): the
+   * stored result if the worker finished, else the execution is recorded as failed.
+   */
+  private async giveUp(data: ExecuteJobData): Promise<ExecutionObject> {
+    const failed = this.execution(data, {
+      status: 'failed',
+      error: { name: 'SandboxError', value: 'No worker finished this execution in time.', traceback: [] },
+    });
+    if (await storeUnlessFinished(this.redis, data.executionId, JSON.stringify({ tenant: data.tenant, execution: failed }))) return failed;
+    return (await this.load(data.executionId))?.execution ?? failed;
+  }
+
+  private execution(data: ExecuteJobData, fields: Pick<ExecutionObject, 'status'> & Partial<ExecutionObject>): ExecutionObject {
     return {
       id: data.executionId,
       object: 'container.execution',
       container_id: data.containerId,
       created_at: data.createdAt,
-      status: 'failed',
       stdout: '',
       stderr: '',
       results: [],
-      error: { name: 'SandboxError', value: 'No worker finished this execution in time.', traceback: [] },
+      error: null,
       files: [],
       duration_ms: 0,
       state_lost: false,
       truncated: { stdout: false, stderr: false },
+      ...fields,
     };
   }
 }

@@ -10,7 +10,7 @@ import {
   type ExecutionResult,
   type ExecutionStatus,
 } from '@cibox/contracts';
-import { redisKeys, type ExecuteJobData, type ExecutionEventEnvelope } from '@cibox/queue';
+import { EXECUTION_TTL_S, redisKeys, storeUnlessFinished, type ExecuteJobData, type ExecutionEventEnvelope } from '@cibox/queue';
 import { KernelGoneError, type CellEvent, type KernelDone } from '@cibox/sandbox';
 import { ContainerRepository, REDIS, isExpired, toContainerFileObject } from '@cibox/storage';
 import { KeyedMutex } from './container-lock';
@@ -20,8 +20,19 @@ import { OutputBuffer } from './output-buffer';
 
 /** How long an interrupted cell may take to stop before its sandbox is killed. */
 const INTERRUPT_GRACE_MS = 2_000;
-/** Finished executions stay readable for a day. */
-const EXECUTION_TTL_S = 24 * 3600;
+
+/** How an execution ended, before it becomes the wire object. */
+interface Outcome {
+  status: ExecutionStatus;
+  error: ExecutionError | null;
+  stateLost: boolean;
+  durationMs: number;
+  stdout?: OutputBuffer;
+  stderr?: OutputBuffer;
+  results?: ExecutionResult[];
+  files?: ContainerFileObject[];
+  truncated?: { stdout: boolean; stderr: boolean };
+}
 
 /** Runs one execution job: the container's sandbox, its files, the cell, the events, the result. */
 @Injectable()
@@ -183,20 +194,30 @@ export class ExecutionService {
 
   /** Records an execution whose worker died mid-run as failed, and tells whoever waits on it. */
   async failLost(job: ExecuteJobData): Promise<void> {
-    if (await this.redis.exists(redisKeys.execution(job.executionId))) return;
-    await this.finish(job, {
+    const execution = this.executionObject(job, {
       status: 'failed',
       error: { name: 'SandboxError', value: 'The worker running this execution stopped; its sandbox was lost with its variables. Files are kept.', traceback: [] },
       stateLost: true,
       durationMs: 0,
     });
+    // Only over the api's placeholder: a result the dead worker did store stands.
+    if (!(await storeUnlessFinished(this.redis, job.executionId, JSON.stringify({ tenant: job.tenant, execution })))) return;
+    await this.publish(job, { type: 'done', execution });
   }
 
-  private async finish(
-    job: ExecuteJobData,
-    r: { status: ExecutionStatus; error: ExecutionError | null; stateLost: boolean; durationMs: number; stdout?: OutputBuffer; stderr?: OutputBuffer; results?: ExecutionResult[]; files?: ContainerFileObject[]; truncated?: { stdout: boolean; stderr: boolean } },
-  ): Promise<ExecutionObject> {
-    const execution: ExecutionObject = {
+  private async finish(job: ExecuteJobData, r: Outcome): Promise<ExecutionObject> {
+    const execution = this.executionObject(job, r);
+    // Stored before `done` is published (one transaction), so whoever hears `done` can read it back.
+    await this.redis
+      .multi()
+      .set(redisKeys.execution(job.executionId), JSON.stringify({ tenant: job.tenant, execution }), 'EX', EXECUTION_TTL_S)
+      .publish(job.replyChannel, JSON.stringify({ executionId: job.executionId, event: { type: 'done', execution } } satisfies ExecutionEventEnvelope))
+      .exec();
+    return execution;
+  }
+
+  private executionObject(job: ExecuteJobData, r: Outcome): ExecutionObject {
+    return {
       id: job.executionId,
       object: 'container.execution',
       container_id: job.containerId,
@@ -211,13 +232,6 @@ export class ExecutionService {
       state_lost: r.stateLost,
       truncated: r.truncated ?? { stdout: false, stderr: false },
     };
-    // Stored before `done` is published (one transaction), so whoever hears `done` can read it back.
-    await this.redis
-      .multi()
-      .set(redisKeys.execution(job.executionId), JSON.stringify({ tenant: job.tenant, execution }), 'EX', EXECUTION_TTL_S)
-      .publish(job.replyChannel, JSON.stringify({ executionId: job.executionId, event: { type: 'done', execution } } satisfies ExecutionEventEnvelope))
-      .exec();
-    return execution;
   }
 
   private publish(job: ExecuteJobData, event: ExecutionEvent): Promise<number> {
