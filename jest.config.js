@@ -4,6 +4,9 @@ const moduleNameMapper = { '^@cibox/(.*)$': '<rootDir>/libs/$1/src' };
 
 module.exports = {
   testTimeout: 120000,
+  // One file at a time: the e2e files share one stack, and some count what it stored; on two cores
+  // parallel files would only contend with the api, worker and sandboxes they exercise.
+  maxWorkers: 1,
   projects: [
     {
       displayName: 'unit',

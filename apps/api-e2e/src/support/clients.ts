@@ -55,3 +55,13 @@ export async function ageContainer(containerId: string, seconds: number): Promis
     await redis.quit();
   }
 }
+
+/** Every object key in the stack's S3 bucket (the embedded server's defaults). */
+export async function storedObjectKeys(): Promise<string[]> {
+  const { Client } = await import('minio');
+  const url = new URL(process.env.CIBOX_S3_ENDPOINT!);
+  const s3 = new Client({ endPoint: url.hostname, port: Number(url.port), useSSL: false, accessKey: 'S3RVER', secretKey: 'S3RVER', region: 'us-east-1' });
+  const keys: string[] = [];
+  for await (const item of s3.listObjectsV2('cibox', '', true) as AsyncIterable<{ name?: string }>) if (item.name) keys.push(item.name);
+  return keys.sort();
+}

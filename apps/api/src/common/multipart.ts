@@ -47,11 +47,14 @@ export function receiveMultipart<T>(
       fields[name] = value;
     });
     parser.on('file', (name, file, info) => {
+      // A body that ends mid-part errors the part's stream too; unhandled, that would end the process.
+      file.on('error', (err: Error) => fail(new InvalidRequestError(`Malformed multipart body: ${err.message}`, 'file')));
       if (name !== 'file' || stored) {
         file.resume();
         return;
       }
       const body = new PassThrough();
+      file.on('error', (err: Error) => body.destroy(err));
       let bytes = 0;
       file.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
