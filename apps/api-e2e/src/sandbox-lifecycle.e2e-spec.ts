@@ -117,7 +117,7 @@ describe('losing a worker', () => {
     const executionId = res.headers.get('x-execution-id')!;
     const body = res.body!.getReader();
     let text = '';
-    while (!text.includes('working')) text += Buffer.from((await body.read()).value!).toString();
+    while (!text.includes('working')) text += Buffer.from((await body.read()).value).toString();
 
     await owner.stop('SIGKILL');
     await stack.startWorker('w3', { REAPER_INTERVAL_MS: '500' });
