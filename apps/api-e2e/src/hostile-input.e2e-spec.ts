@@ -17,41 +17,42 @@ describe('hostile input', () => {
   });
 
   const json = (body: string) => ({ body, headers: { 'content-type': 'application/json' } });
-  const cases: [string, string, () => string, Parameters<typeof raw>[2]][] = [
-    ['JSON null', 'POST', () => '/v1/containers', json('null')],
-    ['JSON array', 'POST', () => '/v1/containers', json(`[{"name":"${marker}"}]`)],
-    ['JSON string', 'POST', () => '/v1/containers', json('"x"')],
-    ['truncated JSON', 'POST', () => '/v1/containers', json(`{"name":"${marker}`)],
-    ['number too large', 'POST', () => '/v1/containers', json(`{"name":"${marker}","expires_after":{"anchor":"last_active_at","minutes":1e400}}`)],
-    ['__proto__ key', 'POST', () => '/v1/containers', json(`{"name":"${marker}","__proto__":{"admin":true}}`)],
-    ['name of 100k chars', 'POST', () => '/v1/containers', { body: { name: 'n'.repeat(100_000) } }],
-    ['file_ids of nulls', 'POST', () => '/v1/containers', { body: { name: marker, file_ids: [null] } }],
-    ['wrong anchor', 'POST', () => '/v1/containers', { body: { name: marker, expires_after: { anchor: 'created_at', minutes: 5 } } }],
-    ['JSON body sent as text/plain', 'POST', () => '/v1/containers', { body: `{"name":"${marker}"}`, headers: { 'content-type': 'text/plain' } }],
-    ['body over the JSON limit', 'POST', () => '/v1/containers', json(`{"name":"${marker}","pad":"${'p'.repeat(3 * 1024 * 1024)}"}`)],
-    ['repeated limit', 'GET', () => '/v1/containers?limit=1&limit=2', {}],
-    ['limit not a number', 'GET', () => '/v1/files?limit=1e3', {}],
-    ['limit zero', 'GET', () => `/v1/containers/${containerId}/files?limit=0`, {}],
-    ['bad order', 'GET', () => '/v1/containers?order=random', {}],
-    ['path traversal id', 'GET', () => '/v1/containers/..%2F..%2Fetc%2Fpasswd', {}],
-    ['NUL in id', 'GET', () => '/v1/files/file-%00', {}],
-    ['5000-char id', 'DELETE', () => `/v1/files/${'f'.repeat(5000)}`, {}],
-    ['unknown method', 'PUT', () => '/v1/containers', { body: { name: marker } }],
-    ['Basic auth', 'GET', () => '/v1/containers', { key: null, headers: { authorization: 'Basic YTpi' } }],
-    ['empty bearer', 'GET', () => '/v1/containers', { key: null, headers: { authorization: 'Bearer ' } }],
-    ['multipart without boundary', 'POST', () => '/v1/files', { body: 'garbage', headers: { 'content-type': 'multipart/form-data' } }],
-    ['multipart cut short', 'POST', () => '/v1/files', { body: '--xx\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nassistants\r\n--xx\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nabc', headers: { 'content-type': 'multipart/form-data; boundary=xx' } }],
-    ['file field without a name', 'POST', () => `/v1/containers/${containerId}/files`, { body: '--xx\r\nContent-Disposition: form-data; name="file"; filename=""\r\n\r\nabc\r\n--xx--\r\n', headers: { 'content-type': 'multipart/form-data; boundary=xx' } }],
-    ['file_id of another type', 'POST', () => `/v1/containers/${containerId}/files`, { body: { file_id: containerId } }],
-    ['execution with code array', 'POST', () => `/v1/containers/${containerId}/executions`, { body: { code: ['print(1)'] } }],
-    ['execution with float timeout', 'POST', () => `/v1/containers/${containerId}/executions`, { body: { code: '1', timeout_ms: 1.5 } }],
-    ['execution with code over 1 MB', 'POST', () => `/v1/containers/${containerId}/executions`, { body: { code: '#'.repeat(1_000_001) } }],
-    ['execution of an unknown container', 'POST', () => '/v1/containers/cntr_0000/executions', { body: { code: '1' } }],
-    ['unknown execution id', 'GET', () => `/v1/containers/${containerId}/executions/exec_%2e%2e`, {}],
+  // Paths and bodies are built when each case runs, once the target container exists.
+  const cases: [string, string, () => string, () => Parameters<typeof raw>[2]][] = [
+    ['JSON null', 'POST', () => '/v1/containers', () => (json('null'))],
+    ['JSON array', 'POST', () => '/v1/containers', () => (json(`[{"name":"${marker}"}]`))],
+    ['JSON string', 'POST', () => '/v1/containers', () => (json('"x"'))],
+    ['truncated JSON', 'POST', () => '/v1/containers', () => (json(`{"name":"${marker}`))],
+    ['number too large', 'POST', () => '/v1/containers', () => (json(`{"name":"${marker}","expires_after":{"anchor":"last_active_at","minutes":1e400}}`))],
+    ['__proto__ key', 'POST', () => '/v1/containers', () => (json(`{"name":"${marker}","__proto__":{"admin":true}}`))],
+    ['name of 100k chars', 'POST', () => '/v1/containers', () => ({ body: { name: 'n'.repeat(100_000) } })],
+    ['file_ids of nulls', 'POST', () => '/v1/containers', () => ({ body: { name: marker, file_ids: [null] } })],
+    ['wrong anchor', 'POST', () => '/v1/containers', () => ({ body: { name: marker, expires_after: { anchor: 'created_at', minutes: 5 } } })],
+    ['JSON body sent as text/plain', 'POST', () => '/v1/containers', () => ({ body: `{"name":"${marker}"}`, headers: { 'content-type': 'text/plain' } })],
+    ['body over the JSON limit', 'POST', () => '/v1/containers', () => (json(`{"name":"${marker}","pad":"${'p'.repeat(3 * 1024 * 1024)}"}`))],
+    ['repeated limit', 'GET', () => '/v1/containers?limit=1&limit=2', () => ({})],
+    ['limit not a number', 'GET', () => '/v1/files?limit=1e3', () => ({})],
+    ['limit zero', 'GET', () => `/v1/containers/${containerId}/files?limit=0`, () => ({})],
+    ['bad order', 'GET', () => '/v1/containers?order=random', () => ({})],
+    ['path traversal id', 'GET', () => '/v1/containers/..%2F..%2Fetc%2Fpasswd', () => ({})],
+    ['NUL in id', 'GET', () => '/v1/files/file-%00', () => ({})],
+    ['5000-char id', 'DELETE', () => `/v1/files/${'f'.repeat(5000)}`, () => ({})],
+    ['unknown method', 'PUT', () => '/v1/containers', () => ({ body: { name: marker } })],
+    ['Basic auth', 'GET', () => '/v1/containers', () => ({ key: null, headers: { authorization: 'Basic YTpi' } })],
+    ['empty bearer', 'GET', () => '/v1/containers', () => ({ key: null, headers: { authorization: 'Bearer ' } })],
+    ['multipart without boundary', 'POST', () => '/v1/files', () => ({ body: 'garbage', headers: { 'content-type': 'multipart/form-data' } })],
+    ['multipart cut short', 'POST', () => '/v1/files', () => ({ body: '--xx\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nassistants\r\n--xx\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nabc', headers: { 'content-type': 'multipart/form-data; boundary=xx' } })],
+    ['file field without a name', 'POST', () => `/v1/containers/${containerId}/files`, () => ({ body: '--xx\r\nContent-Disposition: form-data; name="file"; filename=""\r\n\r\nabc\r\n--xx--\r\n', headers: { 'content-type': 'multipart/form-data; boundary=xx' } })],
+    ['file_id of another type', 'POST', () => `/v1/containers/${containerId}/files`, () => ({ body: { file_id: containerId } })],
+    ['execution with code array', 'POST', () => `/v1/containers/${containerId}/executions`, () => ({ body: { code: ['print(1)'] } })],
+    ['execution with float timeout', 'POST', () => `/v1/containers/${containerId}/executions`, () => ({ body: { code: '1', timeout_ms: 1.5 } })],
+    ['execution with code over 1 MB', 'POST', () => `/v1/containers/${containerId}/executions`, () => ({ body: { code: '#'.repeat(1_000_001) } })],
+    ['execution of an unknown container', 'POST', () => '/v1/containers/cntr_0000/executions', () => ({ body: { code: '1' } })],
+    ['unknown execution id', 'GET', () => `/v1/containers/${containerId}/executions/exec_%2e%2e`, () => ({})],
   ];
 
   it.each(cases)('%s: a 4xx in OpenAI shape', async (_name, method, path, init) => {
-    const res = await raw(method, path(), init);
+    const res = await raw(method, path(), init());
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
     expectOpenAIError(res.json);

@@ -1,3 +1,4 @@
+import { toFile } from 'openai';
 import { client } from './support/clients';
 import { execute } from './support/executions';
 
@@ -116,6 +117,47 @@ describe('sandbox hardening against hostile code', () => {
     const r = await execute(c, 'import os\nos.write(1, b"raw fd write\\n")\nos.system("echo from a subprocess")');
     expect(r.stdout).toContain('raw fd write');
     expect(r.stdout).toContain('from a subprocess');
+  });
+
+  it('caps a huge last-expression result like stdout', async () => {
+    const r = await execute(cid, '"r" * 3_000_000');
+    expect(r.status).toBe('completed');
+    expect(r.results).toHaveLength(1);
+    const text = (r.results[0] as { text: string }).text;
+    expect(Buffer.byteLength(text)).toBeLessThan(1024 * 1024 + 200);
+    expect(text).toContain('[output truncated');
+  });
+
+  it('a flood written straight into the protocol channel ends that execution, not the worker', async () => {
+    const c = (await a.containers.create({ name: 'protocol-flood' })).id;
+    await a.containers.files.create(c, { file: await toFile(Buffer.from('survives'), 'kept.txt') });
+    await execute(c, 'v = 1');
+    // User code shares the runner's process: find the runner's own channel (the dup of the original
+    // stdout) and write 64 MiB into it with no line break.
+    const r = await execute(
+      c,
+      [
+        'import os',
+        'def target(n):',
+        '    try: return os.readlink(f"/proc/self/fd/{n}")',
+        '    except OSError: return ""',
+        'own = {target(1), target(2)}',
+        'fds = [int(n) for n in os.listdir("/proc/self/fd") if int(n) > 2 and target(n).startswith("pipe:") and target(n) not in own]',
+        'chunk = b"x" * (1 << 20)',
+        'for fd in fds:',
+        '    try:',
+        '        for _ in range(64): os.write(fd, chunk)',
+        '    except OSError:',
+        '        pass',
+      ].join('\n'),
+    );
+    expect(r.status).toBe('failed');
+    expect(r.error?.name).toBe('SandboxError');
+    expect(r.error?.value).toMatch(/protocol message over/);
+    expect(r.state_lost).toBe(true);
+    // The worker lived through it and the container goes on, with its files.
+    const next = await execute(c, 'print("v" in globals(), open("/mnt/data/kept.txt").read())');
+    expect(next).toMatchObject({ status: 'completed', stdout: 'False survives\n' });
   });
 
   it('filling /mnt/data fails cleanly at its cap, and the kernel stays up', async () => {

@@ -1,11 +1,11 @@
 import { PassThrough } from 'node:stream';
-import { KernelGoneError, KernelSession } from './kernel-session';
+import { KernelGoneError, KernelProtocolError, KernelSession } from './kernel-session';
 
 /** A fake runner on the far side of two pipes. */
-function harness() {
+function harness(maxLineBytes?: number) {
   const toKernel = new PassThrough();
   const fromKernel = new PassThrough();
-  const session = new KernelSession(toKernel, fromKernel);
+  const session = new KernelSession(toKernel, fromKernel, maxLineBytes);
   const requests: any[] = [];
   let buffered = '';
   toKernel.on('data', (d: Buffer) => {
@@ -88,5 +88,32 @@ describe('KernelSession', () => {
     const bad = session.getFile('/mnt/data/link');
     emit({ type: 'file_chunk', path: '/mnt/data/link', error: 'OSError: [Errno 40] Too many levels of symbolic links' });
     await expect((async () => { for await (const _ of bad) void _; })()).rejects.toThrow(/symbolic links/);
+  });
+
+  it('ends the session on an endless line instead of buffering it (user code can write to the channel)', async () => {
+    const { session, emit, fromKernel } = harness(1024);
+    emit({ type: 'ready', python: '3', ipython: '8' });
+    const done = session.exec('e4', 'x', 100, () => undefined);
+    for (let i = 0; i < 10; i++) fromKernel.write('x'.repeat(200)); // 2000 bytes, no newline
+    await expect(done).rejects.toBeInstanceOf(KernelProtocolError);
+    await expect(done).rejects.toThrow(/over 1024 bytes/);
+    expect(session.alive).toBe(false);
+    // Later data is ignored, not buffered, and does not revive anything.
+    emit({ type: 'done', id: 'e4', status: 'ok', error: null, files: [], deleted: [], truncated: { stdout: false, stderr: false } });
+    await expect(session.ping()).rejects.toBeInstanceOf(KernelGoneError);
+  });
+
+  it('accepts lines up to the limit, also when split across chunks', async () => {
+    const { session, emit, fromKernel } = harness(2048);
+    emit({ type: 'ready', python: '3', ipython: '8' });
+    const events: any[] = [];
+    const done = session.exec('e5', 'x', 100, (e) => events.push(e));
+    const line = JSON.stringify({ type: 'stdout', id: 'e5', text: 'y'.repeat(1900) });
+    expect(line.length).toBeLessThanOrEqual(2048);
+    fromKernel.write(line.slice(0, 1000));
+    fromKernel.write(line.slice(1000) + '\n');
+    emit({ type: 'done', id: 'e5', status: 'ok', error: null, files: [], deleted: [], truncated: { stdout: false, stderr: false } });
+    await expect(done).resolves.toMatchObject({ status: 'ok' });
+    expect(events[0].text).toHaveLength(1900);
   });
 });

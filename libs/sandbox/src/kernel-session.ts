@@ -9,6 +9,21 @@ export class KernelGoneError extends Error {
   }
 }
 
+/**
+ * The sandbox broke the protocol. User code shares the runner's process, so it can write to the
+ * protocol channel: whatever arrives there is untrusted input, and a message too large to be ours
+ * ends the session rather than the worker's memory.
+ */
+export class KernelProtocolError extends KernelGoneError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KernelProtocolError';
+  }
+}
+
+/** The largest protocol line we accept: far above any real one (file chunks are ~1.4 MiB, figures a few MiB). */
+export const MAX_PROTOCOL_LINE_BYTES = 32 * 1024 * 1024;
+
 type ControlWaiter = {
   kind: 'put_file_done' | 'delete_file_done' | 'pong' | 'file_chunk';
   onMessage(msg: KernelMessage): boolean; // true when this waiter is finished
@@ -30,10 +45,12 @@ export class KernelSession {
   private readonly control: ControlWaiter[] = [];
   private gone: Error | null = null;
   private buffered: Buffer[] = [];
+  private bufferedBytes = 0;
 
   constructor(
     private readonly input: Writable,
     output: Readable,
+    private readonly maxLineBytes = MAX_PROTOCOL_LINE_BYTES,
   ) {
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
@@ -135,15 +152,29 @@ export class KernelSession {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.gone) return; // nothing more is read from a session that failed
     let start = 0;
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, start)) {
+      if (this.bufferedBytes + (i - start) > this.maxLineBytes) return this.violation();
       this.buffered.push(chunk.subarray(start, i));
       const line = Buffer.concat(this.buffered).toString('utf8');
       this.buffered = [];
+      this.bufferedBytes = 0;
       start = i + 1;
       if (line.trim()) this.onLine(line);
+      if (this.gone) return;
     }
-    if (start < chunk.length) this.buffered.push(chunk.subarray(start));
+    if (start < chunk.length) {
+      this.bufferedBytes += chunk.length - start;
+      if (this.bufferedBytes > this.maxLineBytes) return this.violation();
+      this.buffered.push(chunk.subarray(start));
+    }
+  }
+
+  private violation(): void {
+    this.buffered = [];
+    this.bufferedBytes = 0;
+    this.fail(new KernelProtocolError(`sent a protocol message over ${this.maxLineBytes} bytes`));
   }
 
   private onLine(line: string): void {

@@ -11,7 +11,7 @@ import {
   type ExecutionStatus,
 } from '@cibox/contracts';
 import { EXECUTION_TTL_S, redisKeys, storeUnlessFinished, type ExecuteJobData, type ExecutionEventEnvelope } from '@cibox/queue';
-import { KernelGoneError, type CellEvent, type KernelDone } from '@cibox/sandbox';
+import { KernelGoneError, KernelProtocolError, type CellEvent, type KernelDone } from '@cibox/sandbox';
 import { ContainerRepository, REDIS, isExpired, toContainerFileObject } from '@cibox/storage';
 import { KeyedMutex } from './container-lock';
 import { FileSync } from './file-sync.service';
@@ -20,6 +20,9 @@ import { OutputBuffer } from './output-buffer';
 
 /** How long an interrupted cell may take to stop before its sandbox is killed. */
 const INTERRUPT_GRACE_MS = 2_000;
+/** Figures kept per execution, and the largest one: what the sandbox sends is untrusted input. */
+const MAX_IMAGES = 32;
+const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
 
 /** How an execution ended, before it becomes the wire object. */
 interface Outcome {
@@ -63,6 +66,8 @@ export class ExecutionService {
     };
     const stdout = new OutputBuffer(this.config.sandbox.outputMaxBytes);
     const stderr = new OutputBuffer(this.config.sandbox.outputMaxBytes);
+    // Result texts share one budget the size of stdout's; past it they are cut with a notice.
+    const resultText = new OutputBuffer(this.config.sandbox.outputMaxBytes);
     const results: ExecutionResult[] = [];
     const files: ContainerFileObject[] = [];
     let status: ExecutionStatus = 'completed';
@@ -110,12 +115,20 @@ export class ExecutionService {
               return;
             }
             case 'result': {
-              const result: ExecutionResult = { type: 'text', text: e.text };
+              const text = resultText.append(e.text);
+              if (!text) return;
+              const result: ExecutionResult = { type: 'text', text };
               results.push(result);
               void publish({ type: 'result', result });
               return;
             }
             case 'image': {
+              // base64 is 4/3 of the bytes; a figure past the limits is dropped, with a note on stderr.
+              if (images >= MAX_IMAGES || e.data.length > (MAX_IMAGE_BYTES / 3) * 4 + 4) {
+                const note = stderr.append(`[figure dropped: at most ${MAX_IMAGES} figures of ${MAX_IMAGE_BYTES / 1024 / 1024} MiB each per execution]\n`);
+                if (note) void publish({ type: 'stderr', text: note });
+                return;
+              }
               const slot = results.length;
               results.push({ type: 'text', text: '' }); // placeholder keeps results in output order
               const path = `/mnt/data/${job.executionId.slice(5, 17)}-figure-${++images}.png`;
@@ -132,10 +145,12 @@ export class ExecutionService {
           }
         };
         let done: KernelDone | null = null;
+        let violation: KernelProtocolError | null = null;
         try {
           done = await live.sandbox.session.exec(job.executionId, job.code, this.config.sandbox.outputMaxBytes, onEvent);
         } catch (err) {
           if (!(err instanceof KernelGoneError)) throw err;
+          if (err instanceof KernelProtocolError) violation = err;
         } finally {
           clearTimeout(softTimer);
           clearTimeout(hardTimer);
@@ -158,7 +173,10 @@ export class ExecutionService {
           const oom = !killed && (await live.sandbox.wasOomKilled());
           await this.pool.discard(job.containerId);
           stateLost = true;
-          if (killed || timedOut) {
+          if (violation) {
+            status = 'failed';
+            error = { name: 'SandboxError', value: `The sandbox ${violation.message} and was restarted with its files; variables were lost.`, traceback: [] };
+          } else if (killed || timedOut) {
             status = 'timed_out';
             error = { name: 'TimeoutError', value: `Execution exceeded its timeout of ${job.timeoutMs} ms and did not stop when interrupted; the sandbox was restarted with its files and variables were lost.`, traceback: [] };
           } else {
