@@ -106,7 +106,8 @@ describe('losing a worker', () => {
 
   it('an execution running when its worker dies ends as failed for the waiting client; the container goes on', async () => {
     const c = await sdk.containers.create({ name: 'orphaned-run' });
-    expect((await run(c.id, 'x = 1')).status).toBe('completed'); // claimed by the live worker
+    const claimed = await run(c.id, 'x = 1'); // claimed by the live worker
+    expect({ status: claimed.status, error: claimed.error }).toEqual({ status: 'completed', error: null });
     const owner = stack.processes.filter((p) => p.name.startsWith('worker-')).at(-1)!;
 
     const res = await fetch(`${stack.baseUrl}/v1/containers/${c.id}/executions`, {
@@ -133,5 +134,16 @@ describe('losing a worker', () => {
 
     const next = await run(c.id, 'print("x" in globals())');
     expect({ status: next.status, stdout: next.stdout, state_lost: next.state_lost }).toEqual({ status: 'completed', stdout: 'False\n', state_lost: true });
+  });
+
+  it('another installation on the same Docker engine never reaps this one\'s sandboxes', async () => {
+    // The suite's main stack shares this Docker engine, and has a worker named w1 as this one had;
+    // this stack's reaper (every 500 ms) sees w1 as dead in its own Redis.
+    const main = client('a');
+    const c = await main.containers.create({ name: 'neighbour' });
+    expect((await execute(c.id, 'v = 41')).status).toBe('completed');
+    await new Promise((r) => setTimeout(r, 3000));
+    const again = await execute(c.id, 'v + 1');
+    expect({ results: again.results, state_lost: again.state_lost }).toEqual({ results: [{ type: 'text', text: '42' }], state_lost: false });
   });
 });

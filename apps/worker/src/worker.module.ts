@@ -2,7 +2,9 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import type { AppConfig } from '@cibox/config';
 import { DockerSandboxDriver } from '@cibox/sandbox';
-import { StorageModule } from '@cibox/storage';
+import { deploymentId } from '@cibox/queue';
+import { REDIS, StorageModule } from '@cibox/storage';
+import type { Redis } from 'ioredis';
 import { HeartbeatService } from './heartbeat/heartbeat.service';
 import { ExecutionService } from './sandbox/execution.service';
 import { FileSync } from './sandbox/file-sync.service';
@@ -22,8 +24,10 @@ export class WorkerModule {
       providers: [
         {
           provide: SANDBOX_DRIVER,
-          useFactory: () =>
+          inject: [REDIS],
+          useFactory: async (redis: Redis) =>
             new DockerSandboxDriver({
+              deployment: await deploymentId(redis),
               image: config.sandbox.image,
               diskBytes: config.sandbox.diskBytes,
               pidsLimit: config.sandbox.pidsLimit,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ExecutionEvent, MemoryLimit } from '@cibox/contracts';
 
@@ -43,6 +44,8 @@ export const redisKeys = {
   containerOwner: (containerId: string) => `cibox:container-owner:${containerId}`,
   /** Docker id of the container's current sandbox (for operators and tests). */
   containerSandbox: (containerId: string) => `cibox:container-sandbox:${containerId}`,
+  /** The installation's id, made once by the first worker: scopes its Docker sandboxes. */
+  deployment: 'cibox:deployment',
   /** Pub/sub channel of one api instance: every execution it waits on reports there. */
   apiReplyChannel: (instanceId: string) => `cibox:api-events:${instanceId}`,
   /** Bumped on every change to a container's files, so a worker can skip an unchanged sync. */
@@ -68,6 +71,14 @@ export async function storeUnlessFinished(redis: Redis, executionId: string, rec
     EXECUTION_TTL_S,
   );
   return stored === 1;
+}
+
+/** This installation's id: every worker sharing the Redis gets the same one. */
+export async function deploymentId(redis: Redis): Promise<string> {
+  await redis.set(redisKeys.deployment, randomBytes(8).toString('hex'), 'NX');
+  const id = await redis.get(redisKeys.deployment);
+  if (!id) throw new Error('could not read the deployment id from Redis');
+  return id;
 }
 
 export const WORKER_HEARTBEAT_TTL_MS = 5_000;

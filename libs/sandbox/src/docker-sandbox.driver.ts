@@ -1,10 +1,12 @@
 import Docker from 'dockerode';
 import { PassThrough, type Writable } from 'node:stream';
 import { KernelSession } from './kernel-session';
-import { SANDBOX_LABEL, type ManagedSandboxInfo, type Sandbox, type SandboxDriver, type SandboxSpec } from './sandbox-driver';
+import { DEPLOYMENT_LABEL, SANDBOX_LABEL, type ManagedSandboxInfo, type Sandbox, type SandboxDriver, type SandboxSpec } from './sandbox-driver';
 
 export interface DockerSandboxSettings {
   image: string;
+  /** This installation's id (shared by its workers through Redis); labels and scopes its sandboxes. */
+  deployment: string;
   /** Size cap of /mnt/data (a tmpfs). */
   diskBytes: number;
   pidsLimit: number;
@@ -31,7 +33,7 @@ export class DockerSandboxDriver implements SandboxDriver {
       User: SANDBOX_UID,
       WorkingDir: '/mnt/data',
       Env: ['HOME=/tmp', 'MPLBACKEND=Agg', 'PYTHONDONTWRITEBYTECODE=1', 'PYTHONUNBUFFERED=1', 'LANG=C.UTF-8', 'TMPDIR=/tmp'],
-      Labels: { ...spec.labels, [SANDBOX_LABEL]: '1' },
+      Labels: { ...spec.labels, [SANDBOX_LABEL]: '1', [DEPLOYMENT_LABEL]: this.settings.deployment },
       OpenStdin: true,
       StdinOnce: false,
       AttachStdin: true,
@@ -98,7 +100,11 @@ export class DockerSandboxDriver implements SandboxDriver {
   }
 
   async listManaged(): Promise<ManagedSandboxInfo[]> {
-    const list = await this.docker.listContainers({ all: true, filters: { label: [`${SANDBOX_LABEL}=1`] } });
+    // Only this installation's: another one on the same engine has its own workers and reaper.
+    const list = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`${SANDBOX_LABEL}=1`, `${DEPLOYMENT_LABEL}=${this.settings.deployment}`] },
+    });
     return list.map((c) => ({ id: c.Id, labels: c.Labels, createdAt: c.Created }));
   }
 

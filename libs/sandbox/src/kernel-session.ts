@@ -74,6 +74,16 @@ export class KernelSession {
     return this.gone === null;
   }
 
+  /** Why the session ended, once it has. */
+  get failure(): Error | null {
+    return this.gone;
+  }
+
+  /** Ends the session because the sandbox misbehaved: everything waiting on it fails with `message`. */
+  abort(message: string): void {
+    this.fail(new KernelProtocolError(message));
+  }
+
   /** Runs a cell; `onEvent` sees its output as it happens. Rejects with KernelGoneError if the kernel dies. */
   exec(id: string, code: string, maxOutputBytes: number, onEvent: (e: CellEvent) => void): Promise<KernelDone> {
     if (this.gone) return Promise.reject(this.gone);

@@ -2,6 +2,8 @@ import type { KernelSession } from './kernel-session';
 
 export const SANDBOX_LABEL = 'cibox.sandbox';
 export const WORKER_LABEL = 'cibox.worker';
+/** Which installation a sandbox belongs to: installations sharing a Docker engine never touch each other's. */
+export const DEPLOYMENT_LABEL = 'cibox.deployment';
 
 export interface SandboxSpec {
   memoryBytes: number;

@@ -23,6 +23,13 @@ const INTERRUPT_GRACE_MS = 2_000;
 /** Figures kept per execution, and the largest one: what the sandbox sends is untrusted input. */
 const MAX_IMAGES = 32;
 const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
+/** Time for a finished cell's changed files to reach S3 (up to /mnt/data's whole cap). */
+const FILE_SYNC_TIMEOUT_MS = 120_000;
+
+/** The error of an execution whose sandbox broke the protocol and was replaced. */
+function misbehaved(err: KernelProtocolError): ExecutionError {
+  return { name: 'SandboxError', value: `The sandbox ${err.message} and was restarted with its files; variables were lost.`, traceback: [] };
+}
 
 /** How an execution ended, before it becomes the wire object. */
 interface Outcome {
@@ -166,8 +173,17 @@ export class ExecutionService {
             status = 'failed';
             error = done.error;
           }
-          const changed = await this.files.pullFromSandbox(live, container, done.files, done.deleted);
+          // What the sandbox reports is untrusted: a sync that stalls ends the session, like one that lies.
+          const session = live.sandbox.session;
+          const watchdog = setTimeout(() => session.abort(`did not hand over its files within ${FILE_SYNC_TIMEOUT_MS / 1000} s`), FILE_SYNC_TIMEOUT_MS);
+          const changed = await this.files.pullFromSandbox(live, container, done.files, done.deleted).finally(() => clearTimeout(watchdog));
           files.push(...changed.map(toContainerFileObject));
+          if (session.failure instanceof KernelProtocolError) {
+            await this.pool.discard(job.containerId);
+            stateLost = true;
+            status = 'failed';
+            error = misbehaved(session.failure);
+          }
         } else {
           // The kernel is gone: killed after a timeout, out of memory, or crashed.
           const oom = !killed && (await live.sandbox.wasOomKilled());
@@ -175,7 +191,7 @@ export class ExecutionService {
           stateLost = true;
           if (violation) {
             status = 'failed';
-            error = { name: 'SandboxError', value: `The sandbox ${violation.message} and was restarted with its files; variables were lost.`, traceback: [] };
+            error = misbehaved(violation);
           } else if (killed || timedOut) {
             status = 'timed_out';
             error = { name: 'TimeoutError', value: `Execution exceeded its timeout of ${job.timeoutMs} ms and did not stop when interrupted; the sandbox was restarted with its files and variables were lost.`, traceback: [] };

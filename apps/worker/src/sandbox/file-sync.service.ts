@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Readable } from 'node:stream';
+import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { CONTAINER_DATA_DIR, newId, nowSeconds } from '@cibox/contracts';
 import {
   ContainerFileRepository,
@@ -32,6 +33,7 @@ export class FileSync {
   constructor(
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     private readonly containerFiles: ContainerFileRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   filesVersion(containerId: string): Promise<string> {
@@ -63,16 +65,25 @@ export class FileSync {
     live.syncedVersion = version;
   }
 
-  /** Uploads files a cell created or changed and registers them as the assistant's. */
+  /**
+   * Uploads files a cell created or changed and registers them as the assistant's. The list and
+   * the bytes come from the sandbox, so they are checked: together the files cannot be larger than
+   * /mnt/data's cap, and a reader that claims more is cut off and nothing of it is kept.
+   */
   async pullFromSandbox(live: LiveSandbox, container: ContainerRecord, changed: { path: string }[], deleted: string[]): Promise<ContainerFileRecord[]> {
     const out: ContainerFileRecord[] = [];
+    let budget = this.config.sandbox.diskBytes;
     for (const { path } of changed) {
       if (!isDataPath(path)) continue;
       const id = newId('containerFile');
       const key = objectKeys.containerFile(container.tenant, container.id, id);
       let bytes = 0;
       const source = live.sandbox.session.getFile(path);
-      source.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      source.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        budget -= chunk.length;
+        if (budget < 0) live.sandbox.session.abort(`sent more file bytes than /mnt/data can hold (${this.config.sandbox.diskBytes})`);
+      });
       try {
         await this.store.put(key, source);
       } catch {
