@@ -66,7 +66,7 @@ describe('losing a worker', () => {
       apiKeys: [key],
       dataDir: mkdtempSync(path.join(os.tmpdir(), 'cibox-fault-')),
       workers: 1,
-      env: { LOG_LEVEL: 'warn', SANDBOX_IMAGE: process.env.SANDBOX_IMAGE ?? 'cibox-sandbox:latest', WARM_POOL_SIZE: '1', REAPER_INTERVAL_MS: '500' },
+      env: { LOG_LEVEL: 'warn', SANDBOX_IMAGE: process.env.SANDBOX_IMAGE ?? 'cibox-sandbox:latest', WARM_POOL_SIZE: '1', REAPER_INTERVAL_MS: '500', QUEUE_LOCK_MS: '2000' },
     });
     sdk = new OpenAI({ apiKey: key, baseURL: `${stack.baseUrl}/v1`, maxRetries: 0 });
   });
@@ -134,6 +134,33 @@ describe('losing a worker', () => {
 
     const next = await run(c.id, 'print("x" in globals())');
     expect({ status: next.status, stdout: next.stdout, state_lost: next.state_lost }).toEqual({ status: 'completed', stdout: 'False\n', state_lost: true });
+  });
+
+  it('a first execution (shared queue) running when its worker dies is failed, never run a second time', async () => {
+    const c = await sdk.containers.create({ name: 'first-run-orphaned' });
+    const owner = stack.processes.filter((p) => p.name.startsWith('worker-') && p.child.exitCode === null && p.child.signalCode === null).at(-1)!;
+    const res = await fetch(`${stack.baseUrl}/v1/containers/${c.id}/executions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      // A second run would complete after its sleep (timeout 90 s) and leave /mnt/data/ran in S3.
+      body: JSON.stringify({ code: 'import time\nopen("/mnt/data/ran", "w").write("1")\nprint("working", flush=True)\ntime.sleep(20)', stream: true, timeout_ms: 90_000 }),
+    });
+    const body = res.body!.getReader();
+    let text = '';
+    while (!text.includes('working')) text += Buffer.from((await body.read()).value).toString();
+
+    await owner.stop('SIGKILL');
+    await stack.startWorker('w4', { REAPER_INTERVAL_MS: '500' });
+    for (;;) {
+      const { value, done } = await body.read();
+      if (done) break;
+      text += Buffer.from(value).toString();
+    }
+    const done = JSON.parse(/event: done\ndata: (.*)/.exec(text)![1]!).execution;
+    expect(done).toMatchObject({ status: 'failed', state_lost: true, error: { name: 'SandboxError' } });
+    // The job went back to the queue after the lock lapsed, and the live worker refused to run it again.
+    const next = await run(c.id, 'import os\nprint(os.path.exists("/mnt/data/ran"))');
+    expect({ status: next.status, stdout: next.stdout }).toEqual({ status: 'completed', stdout: 'False\n' });
   });
 
   it('another installation on the same Docker engine never reaps this one\'s sandboxes', async () => {

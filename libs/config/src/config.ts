@@ -28,6 +28,7 @@ const envSchema = z.object({
   SANDBOX_CPUS: z.coerce.number().positive().default(1),
   WORKER_CONCURRENCY: int(32, 1),
   REAPER_INTERVAL_MS: int(10_000, 100),
+  QUEUE_LOCK_MS: int(30_000, 1000),
 });
 
 export interface AppConfig {
@@ -52,6 +53,8 @@ export interface AppConfig {
   };
   workerConcurrency: number;
   reaperIntervalMs: number;
+  /** How long a job stays claimed by a silent worker before another may take it (BullMQ lock and stall check). */
+  queueLockMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -95,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     workerConcurrency: e.WORKER_CONCURRENCY,
     reaperIntervalMs: e.REAPER_INTERVAL_MS,
+    queueLockMs: e.QUEUE_LOCK_MS,
   };
 }
 

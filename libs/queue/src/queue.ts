@@ -50,6 +50,8 @@ export const redisKeys = {
   apiReplyChannel: (instanceId: string) => `cibox:api-events:${instanceId}`,
   /** Bumped on every change to a container's files, so a worker can skip an unchanged sync. */
   containerFilesVersion: (containerId: string) => `cibox:cfiles-version:${containerId}`,
+  /** Set by the worker that starts an execution: a second start (after a stall) must not run it again. */
+  executionStarted: (executionId: string) => `cibox:execution-started:${executionId}`,
   /** The execution object: an `in_progress` placeholder from the api, then the worker's result. */
   execution: (executionId: string) => `cibox:execution:${executionId}`,
 };

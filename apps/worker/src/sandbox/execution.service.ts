@@ -82,8 +82,19 @@ export class ExecutionService {
     let stateLost = false;
     let truncated = { stdout: false, stderr: false };
 
-    // The files version is read alongside, so the sync before the cell usually needs no further round trip.
-    const [container, filesVersion] = await Promise.all([this.containers.getAny(job.containerId), this.files.filesVersion(job.containerId)]);
+    // The files version is read alongside, so the sync before the cell usually needs no further round trip;
+    // so is the mark that this execution has started, which makes running it twice impossible.
+    const [container, filesVersion, firstRun] = await Promise.all([
+      this.containers.getAny(job.containerId),
+      this.files.filesVersion(job.containerId),
+      this.redis.set(redisKeys.executionStarted(job.executionId), this.config.workerId, 'EX', EXECUTION_TTL_S, 'NX'),
+    ]);
+    if (firstRun === null) {
+      // Already started by a worker that died (BullMQ handed the stalled job on): its code may have
+      // had effects, and its kernel is gone, so it is failed rather than run again.
+      await this.failLost(job);
+      return (await this.stored(job.executionId)) ?? this.executionObject(job, { status: 'failed', error: null, stateLost: true, durationMs: 0 });
+    }
     if (!container || isExpired(container, nowSeconds())) {
       status = 'failed';
       error = { name: 'ContainerUnavailable', value: container ? 'Container is expired.' : 'Container was deleted.', traceback: [] };
@@ -266,6 +277,11 @@ export class ExecutionService {
       state_lost: r.stateLost,
       truncated: r.truncated ?? { stdout: false, stderr: false },
     };
+  }
+
+  private async stored(executionId: string): Promise<ExecutionObject | null> {
+    const raw = await this.redis.get(redisKeys.execution(executionId));
+    return raw ? (JSON.parse(raw) as { execution: ExecutionObject }).execution : null;
   }
 
   private publish(job: ExecuteJobData, event: ExecutionEvent): Promise<number> {

@@ -31,6 +31,9 @@ export class SandboxQueueConsumer implements OnApplicationBootstrap, OnModuleDes
       const worker = new Worker(name, (job: Job<SandboxJob['data']>) => this.handle({ name: job.name, data: job.data } as SandboxJob, shared, job.id), {
         connection: this.redis.duplicate({ maxRetriesPerRequest: null }),
         concurrency: this.config.workerConcurrency,
+        // A dead worker's active job is taken back this long after its last lock renewal.
+        lockDuration: this.config.queueLockMs,
+        stalledInterval: this.config.queueLockMs,
       });
       worker.on('error', (err) => this.logger.error(`queue ${name}: ${err.message}`));
       this.workers.push(worker);
