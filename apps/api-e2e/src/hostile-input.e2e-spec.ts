@@ -29,7 +29,7 @@ describe('hostile input', () => {
     ['file_ids of nulls', 'POST', () => '/v1/containers', () => ({ body: { name: marker, file_ids: [null] } })],
     ['wrong anchor', 'POST', () => '/v1/containers', () => ({ body: { name: marker, expires_after: { anchor: 'created_at', minutes: 5 } } })],
     ['JSON body sent as text/plain', 'POST', () => '/v1/containers', () => ({ body: `{"name":"${marker}"}`, headers: { 'content-type': 'text/plain' } })],
-    ['body over the JSON limit', 'POST', () => '/v1/containers', () => (json(`{"name":"${marker}","pad":"${'p'.repeat(3 * 1024 * 1024)}"}`))],
+    ['body over the JSON limit', 'POST', () => '/v1/containers', () => (json(`{"name":"${marker}","pad":"${'p'.repeat(5 * 1024 * 1024)}"}`))],
     ['repeated limit', 'GET', () => '/v1/containers?limit=1&limit=2', () => ({})],
     ['limit not a number', 'GET', () => '/v1/files?limit=1e3', () => ({})],
     ['limit zero', 'GET', () => `/v1/containers/${containerId}/files?limit=0`, () => ({})],

@@ -62,6 +62,9 @@ export function receiveMultipart<T>(
       file.on('limit', () => {
         const err = new PayloadTooLargeError(maxBytes);
         fail(err);
+        // Unpipe before destroying: a pipe whose destination closes pauses its source, and busboy
+        // ends the form only once the file stream has ended, so a paused one would hang the request.
+        file.unpipe(body);
         body.destroy(err);
         file.resume();
       });
