@@ -50,6 +50,20 @@ describe('executions (our extension) in a real sandbox', () => {
     }
   });
 
+  it('has ffmpeg: a cell renders a video that comes back as a container file', async () => {
+    const r = await execute(
+      containerId,
+      'import subprocess\nsubprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=64x64:rate=5", "-pix_fmt", "yuv420p", "/mnt/data/clip.mp4"], check=True)\nprint(open("/mnt/data/clip.mp4", "rb").read(12)[4:8])',
+    );
+    expect({ status: r.status, error: r.error }).toEqual({ status: 'completed', error: null });
+    expect(r.stdout).toBe("b'ftyp'\n");
+    const clip = r.files.find((f) => f.path === '/mnt/data/clip.mp4');
+    expect(clip?.source).toBe('assistant');
+    const bytes = Buffer.from(await (await a.containers.files.content.retrieve(clip!.id, { container_id: containerId })).arrayBuffer());
+    expect(bytes.length).toBe(clip!.bytes);
+    expect(bytes.subarray(4, 8).toString()).toBe('ftyp');
+  });
+
   it('uploads files a cell writes under /mnt/data as assistant container files', async () => {
     const r = await execute(containerId, 'import pandas as pd\npd.DataFrame({"n":[1,2,3]}).to_csv("/mnt/data/out.csv", index=False)\nopen("/mnt/data/sub_dir_note.txt","w").write("note")');
     expect(r.status).toBe('completed');
