@@ -41,7 +41,7 @@ describe('hostile input', () => {
     ['Basic auth', 'GET', () => '/v1/containers', () => ({ key: null, headers: { authorization: 'Basic YTpi' } })],
     ['empty bearer', 'GET', () => '/v1/containers', () => ({ key: null, headers: { authorization: 'Bearer ' } })],
     ['multipart without boundary', 'POST', () => '/v1/files', () => ({ body: 'garbage', headers: { 'content-type': 'multipart/form-data' } })],
-    ['multipart cut short', 'POST', () => '/v1/files', () => ({ body: '--xx\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nassistants\r\n--xx\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nabc', headers: { 'content-type': 'multipart/form-data; boundary=xx' } })],
+    ['multipart cut short', 'POST', () => '/v1/files', () => ({ body: `--xx\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nassistants\r\n--xx\r\nContent-Disposition: form-data; name="file"; filename="${marker}.txt"\r\n\r\nabc`, headers: { 'content-type': 'multipart/form-data; boundary=xx' } })],
     ['file field without a name', 'POST', () => `/v1/containers/${containerId}/files`, () => ({ body: '--xx\r\nContent-Disposition: form-data; name="file"; filename=""\r\n\r\nabc\r\n--xx--\r\n', headers: { 'content-type': 'multipart/form-data; boundary=xx' } })],
     ['file_id of another type', 'POST', () => `/v1/containers/${containerId}/files`, () => ({ body: { file_id: containerId } })],
     ['execution with code array', 'POST', () => `/v1/containers/${containerId}/executions`, () => ({ body: { code: ['print(1)'] } })],
@@ -66,7 +66,7 @@ describe('hostile input', () => {
     for await (const f of a.containers.files.list(containerId)) cfiles.push(f.path);
     expect(cfiles).toEqual([]);
     const files = [];
-    for await (const f of a.files.list()) if (f.filename === 'a.txt' && f.created_at >= Math.floor(Date.now() / 1000) - 120) files.push(f.id);
+    for await (const f of a.files.list()) if (f.filename === `${marker}.txt`) files.push(f.id);
     expect(files).toEqual([]);
     // No blob, whole or partial, was left in S3 by the uploads that failed midway.
     expect(await storedObjectKeys()).toEqual(objectsBefore);
