@@ -84,6 +84,27 @@ describe('losing a worker', () => {
     return (await res.json()) as any;
   };
 
+  const liveWorker = () => stack.processes.filter((p) => p.name.startsWith('worker-') && p.child.exitCode === null && p.child.signalCode === null).at(-1)!;
+
+  /** Streams an execution; once its first output arrives runs `meanwhile`, then reads to the end. */
+  const streamAcross = async (cid: string, request: { code: string; timeout_ms?: number }, meanwhile: () => Promise<unknown>) => {
+    const res = await fetch(`${stack.baseUrl}/v1/containers/${cid}/executions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...request, stream: true }),
+    });
+    const body = res.body!.getReader();
+    let text = '';
+    while (!text.includes('event: stdout')) text += Buffer.from((await body.read()).value).toString();
+    await meanwhile();
+    for (;;) {
+      const { value, done } = await body.read();
+      if (done) break;
+      text += Buffer.from(value).toString();
+    }
+    return { executionId: res.headers.get('x-execution-id')!, done: JSON.parse(/event: done\ndata: (.*)/.exec(text)![1]!).execution };
+  };
+
   it('a container moves to another worker with its files; the dead worker\'s sandbox is reaped', async () => {
     const c = await sdk.containers.create({ name: 'survivor' });
     const first = await run(c.id, 'open("/mnt/data/notes.txt","w").write("kept in S3")\nv = 1');
@@ -108,26 +129,12 @@ describe('losing a worker', () => {
     const c = await sdk.containers.create({ name: 'orphaned-run' });
     const claimed = await run(c.id, 'x = 1'); // claimed by the live worker
     expect({ status: claimed.status, error: claimed.error }).toEqual({ status: 'completed', error: null });
-    const owner = stack.processes.filter((p) => p.name.startsWith('worker-')).at(-1)!;
+    const owner = liveWorker();
 
-    const res = await fetch(`${stack.baseUrl}/v1/containers/${c.id}/executions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ code: 'import time\nprint("working", flush=True)\ntime.sleep(60)', stream: true }),
+    const { executionId, done } = await streamAcross(c.id, { code: 'import time\nprint("working", flush=True)\ntime.sleep(60)' }, async () => {
+      await owner.stop('SIGKILL');
+      await stack.startWorker('w3', { REAPER_INTERVAL_MS: '500' });
     });
-    const executionId = res.headers.get('x-execution-id')!;
-    const body = res.body!.getReader();
-    let text = '';
-    while (!text.includes('working')) text += Buffer.from((await body.read()).value).toString();
-
-    await owner.stop('SIGKILL');
-    await stack.startWorker('w3', { REAPER_INTERVAL_MS: '500' });
-    for (;;) {
-      const { value, done } = await body.read();
-      if (done) break;
-      text += Buffer.from(value).toString();
-    }
-    const done = JSON.parse(/event: done\ndata: (.*)/.exec(text)![1]!).execution;
     expect(done).toMatchObject({ id: executionId, status: 'failed', state_lost: true, error: { name: 'SandboxError' } });
     const stored = await fetch(`${stack.baseUrl}/v1/containers/${c.id}/executions/${executionId}`, { headers: { authorization: `Bearer ${key}` } });
     expect(await stored.json()).toEqual(done);
@@ -138,25 +145,13 @@ describe('losing a worker', () => {
 
   it('a first execution (shared queue) running when its worker dies is failed, never run a second time', async () => {
     const c = await sdk.containers.create({ name: 'first-run-orphaned' });
-    const owner = stack.processes.filter((p) => p.name.startsWith('worker-') && p.child.exitCode === null && p.child.signalCode === null).at(-1)!;
-    const res = await fetch(`${stack.baseUrl}/v1/containers/${c.id}/executions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      // A second run would complete after its sleep (timeout 90 s) and leave /mnt/data/ran in S3.
-      body: JSON.stringify({ code: 'import time\nopen("/mnt/data/ran", "w").write("1")\nprint("working", flush=True)\ntime.sleep(20)', stream: true, timeout_ms: 90_000 }),
+    const owner = liveWorker();
+    // A second run would complete after its sleep (timeout 90 s) and leave /mnt/data/ran in S3.
+    const code = 'import time\nopen("/mnt/data/ran", "w").write("1")\nprint("working", flush=True)\ntime.sleep(20)';
+    const { done } = await streamAcross(c.id, { code, timeout_ms: 90_000 }, async () => {
+      await owner.stop('SIGKILL');
+      await stack.startWorker('w4', { REAPER_INTERVAL_MS: '500' });
     });
-    const body = res.body!.getReader();
-    let text = '';
-    while (!text.includes('working')) text += Buffer.from((await body.read()).value).toString();
-
-    await owner.stop('SIGKILL');
-    await stack.startWorker('w4', { REAPER_INTERVAL_MS: '500' });
-    for (;;) {
-      const { value, done } = await body.read();
-      if (done) break;
-      text += Buffer.from(value).toString();
-    }
-    const done = JSON.parse(/event: done\ndata: (.*)/.exec(text)![1]!).execution;
     expect(done).toMatchObject({ status: 'failed', state_lost: true, error: { name: 'SandboxError' } });
     // The job went back to the queue after the lock lapsed, and the live worker refused to run it again.
     const next = await run(c.id, 'import os\nprint(os.path.exists("/mnt/data/ran"))');

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { ExecutionEvent, MemoryLimit } from '@cibox/contracts';
+import type { ExecutionEvent, ExecutionObject, MemoryLimit } from '@cibox/contracts';
 
 /**
  * Sandbox jobs go to the queue of the worker that owns the container (a container lives on one
@@ -64,15 +65,45 @@ export const EXECUTION_TTL_S = 24 * 3600;
  * that its worker never finished (the api after its deadline, a worker rescuing a dead one's jobs),
  * so a late real result is never replaced by a guess, while an `in_progress` placeholder is.
  */
-export async function storeUnlessFinished(redis: Redis, executionId: string, record: string): Promise<boolean> {
+export async function storeUnlessFinished(redis: Redis, record: StoredExecution): Promise<boolean> {
   const stored = await redis.eval(
     "local v = redis.call('get', KEYS[1]) if v and cjson.decode(v).execution.status ~= 'in_progress' then return 0 end redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1",
     1,
-    redisKeys.execution(executionId),
-    record,
+    redisKeys.execution(record.execution.id),
+    JSON.stringify(record),
     EXECUTION_TTL_S,
   );
   return stored === 1;
+}
+
+/** What Redis holds under `redisKeys.execution`: the execution and the tenant that may read it. */
+export interface StoredExecution {
+  tenant: string;
+  execution: ExecutionObject;
+}
+
+export async function loadExecution(redis: Redis, executionId: string): Promise<StoredExecution | null> {
+  const raw = await redis.get(redisKeys.execution(executionId));
+  return raw ? (JSON.parse(raw) as StoredExecution) : null;
+}
+
+/** A job's execution object: ids and times from the job, `fields` over empty output. */
+export function executionObject(job: ExecuteJobData, fields: Pick<ExecutionObject, 'status'> & Partial<ExecutionObject>): ExecutionObject {
+  return {
+    id: job.executionId,
+    object: 'container.execution',
+    container_id: job.containerId,
+    created_at: job.createdAt,
+    stdout: '',
+    stderr: '',
+    results: [],
+    error: null,
+    files: [],
+    duration_ms: 0,
+    state_lost: false,
+    truncated: { stdout: false, stderr: false },
+    ...fields,
+  };
 }
 
 /** This installation's id: every worker sharing the Redis gets the same one. */
@@ -81,6 +112,26 @@ export async function deploymentId(redis: Redis): Promise<string> {
   const id = await redis.get(redisKeys.deployment);
   if (!id) throw new Error('could not read the deployment id from Redis');
   return id;
+}
+
+/** Producers for queues named at run time: one `Queue` per name, on its own connection, closed together. */
+export class QueueProducers {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(private readonly redis: Redis) {}
+
+  get(name: string): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.redis.duplicate({ maxRetriesPerRequest: null }) });
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
 }
 
 export const WORKER_HEARTBEAT_TTL_MS = 5_000;

@@ -9,7 +9,7 @@ import {
   type ExecutionEvent,
   type ExecutionObject,
 } from '@cibox/contracts';
-import { EXECUTION_TTL_S, redisKeys, storeUnlessFinished, type ExecuteJobData } from '@cibox/queue';
+import { EXECUTION_TTL_S, executionObject, loadExecution, redisKeys, storeUnlessFinished, type ExecuteJobData } from '@cibox/queue';
 import { REDIS } from '@cibox/storage';
 import { ContainersService } from '../containers/containers.service';
 import { ExecutionEvents } from './execution-events.service';
@@ -52,7 +52,7 @@ export class ExecutionsService {
     try {
       // The placeholder makes the id retrievable at once. Written alongside the job: with NX it can
       // never replace the worker's result, whichever lands first.
-      const placeholder = this.execution(data, { status: 'in_progress' });
+      const placeholder = executionObject(data, { status: 'in_progress' });
       const [placed, queued] = await Promise.allSettled([
         this.redis.set(redisKeys.execution(data.executionId), JSON.stringify({ tenant, execution: placeholder }), 'EX', EXECUTION_TTL_S, 'NX'),
         this.sandboxes.enqueue(queue, { name: 'execute', data }, data.executionId),
@@ -75,14 +75,9 @@ export class ExecutionsService {
   }
 
   async retrieve(tenant: string, containerId: string, executionId: string): Promise<ExecutionObject> {
-    const stored = await this.load(executionId);
+    const stored = await loadExecution(this.redis, executionId);
     if (!stored || stored.tenant !== tenant || stored.execution.container_id !== containerId) throw new NotFoundError('Execution', executionId);
     return stored.execution;
-  }
-
-  private async load(executionId: string): Promise<{ tenant: string; execution: ExecutionObject } | null> {
-    const raw = await this.redis.get(redisKeys.execution(executionId));
-    return raw ? (JSON.parse(raw) as { tenant: string; execution: ExecutionObject }) : null;
   }
 
   /**
@@ -90,29 +85,11 @@ export class ExecutionsService {
    * stored result if the worker finished, else the execution is recorded as failed.
    */
   private async giveUp(data: ExecuteJobData): Promise<ExecutionObject> {
-    const failed = this.execution(data, {
+    const failed = executionObject(data, {
       status: 'failed',
       error: { name: 'SandboxError', value: 'No worker finished this execution in time.', traceback: [] },
     });
-    if (await storeUnlessFinished(this.redis, data.executionId, JSON.stringify({ tenant: data.tenant, execution: failed }))) return failed;
-    return (await this.load(data.executionId))?.execution ?? failed;
-  }
-
-  private execution(data: ExecuteJobData, fields: Pick<ExecutionObject, 'status'> & Partial<ExecutionObject>): ExecutionObject {
-    return {
-      id: data.executionId,
-      object: 'container.execution',
-      container_id: data.containerId,
-      created_at: data.createdAt,
-      stdout: '',
-      stderr: '',
-      results: [],
-      error: null,
-      files: [],
-      duration_ms: 0,
-      state_lost: false,
-      truncated: { stdout: false, stderr: false },
-      ...fields,
-    };
+    if (await storeUnlessFinished(this.redis, { tenant: data.tenant, execution: failed })) return failed;
+    return (await loadExecution(this.redis, data.executionId))?.execution ?? failed;
   }
 }

@@ -1,9 +1,9 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { REDIS } from '@cibox/storage';
 import {
   SHARED_SANDBOX_QUEUE,
+  QueueProducers,
   liveWorkers,
   redisKeys,
   workerSandboxQueue,
@@ -13,9 +13,11 @@ import {
 /** The api's side of the sandbox queues: routes jobs to the worker that owns a container. */
 @Injectable()
 export class SandboxControl implements OnModuleDestroy {
-  private readonly queues = new Map<string, Queue>();
+  private readonly queues: QueueProducers;
 
-  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  constructor(@Inject(REDIS) private readonly redis: Redis) {
+    this.queues = new QueueProducers(redis);
+  }
 
   /** The queue that should run the container's next job: its live owner's, else the shared one. */
   async queueFor(containerId: string): Promise<string> {
@@ -30,7 +32,7 @@ export class SandboxControl implements OnModuleDestroy {
   }
 
   async enqueue(queueName: string, job: SandboxJob, jobId?: string): Promise<void> {
-    await this.queue(queueName).add(job.name, job.data, {
+    await this.queues.get(queueName).add(job.name, job.data, {
       jobId,
       removeOnComplete: true,
       removeOnFail: 1000,
@@ -51,16 +53,7 @@ export class SandboxControl implements OnModuleDestroy {
     return (await liveWorkers(this.redis)).length;
   }
 
-  private queue(name: string): Queue {
-    let q = this.queues.get(name);
-    if (!q) {
-      q = new Queue(name, { connection: this.redis.duplicate({ maxRetriesPerRequest: null }) });
-      this.queues.set(name, q);
-    }
-    return q;
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  onModuleDestroy(): Promise<void> {
+    return this.queues.close();
   }
 }

@@ -10,7 +10,7 @@ import {
   type ExecutionResult,
   type ExecutionStatus,
 } from '@cibox/contracts';
-import { EXECUTION_TTL_S, redisKeys, storeUnlessFinished, type ExecuteJobData, type ExecutionEventEnvelope } from '@cibox/queue';
+import { EXECUTION_TTL_S, executionObject, redisKeys, storeUnlessFinished, type ExecuteJobData, type ExecutionEventEnvelope } from '@cibox/queue';
 import { KernelGoneError, KernelProtocolError, type CellEvent, type KernelDone } from '@cibox/sandbox';
 import { ContainerRepository, REDIS, isExpired, toContainerFileObject } from '@cibox/storage';
 import { KeyedMutex } from './container-lock';
@@ -31,19 +31,6 @@ function misbehaved(err: KernelProtocolError): ExecutionError {
   return { name: 'SandboxError', value: `The sandbox ${err.message} and was restarted with its files; variables were lost.`, traceback: [] };
 }
 
-/** How an execution ended, before it becomes the wire object. */
-interface Outcome {
-  status: ExecutionStatus;
-  error: ExecutionError | null;
-  stateLost: boolean;
-  durationMs: number;
-  stdout?: OutputBuffer;
-  stderr?: OutputBuffer;
-  results?: ExecutionResult[];
-  files?: ContainerFileObject[];
-  truncated?: { stdout: boolean; stderr: boolean };
-}
-
 /** Runs one execution job: the container's sandbox, its files, the cell, the events, the result. */
 @Injectable()
 export class ExecutionService {
@@ -58,11 +45,11 @@ export class ExecutionService {
     private readonly containers: ContainerRepository,
   ) {}
 
-  run(job: ExecuteJobData): Promise<ExecutionObject> {
+  run(job: ExecuteJobData): Promise<void> {
     return this.mutex.run(job.containerId, () => this.runLocked(job));
   }
 
-  private async runLocked(job: ExecuteJobData): Promise<ExecutionObject> {
+  private async runLocked(job: ExecuteJobData): Promise<void> {
     const started = Date.now();
     // Without a stream, nobody listens for output as it happens: only `done` is published.
     // Publishes are chained so that events, and `done` after them, arrive in the order they happened.
@@ -92,8 +79,7 @@ export class ExecutionService {
     if (firstRun === null) {
       // Already started by a worker that died (BullMQ handed the stalled job on): its code may have
       // had effects, and its kernel is gone, so it is failed rather than run again.
-      await this.failLost(job);
-      return (await this.stored(job.executionId)) ?? this.executionObject(job, { status: 'failed', error: null, stateLost: true, durationMs: 0 });
+      return this.failLost(job);
     }
     if (!container || isExpired(container, nowSeconds())) {
       status = 'failed';
@@ -162,13 +148,12 @@ export class ExecutionService {
             }
           }
         };
+        const session = live.sandbox.session;
         let done: KernelDone | null = null;
-        let violation: KernelProtocolError | null = null;
         try {
-          done = await live.sandbox.session.exec(job.executionId, job.code, this.config.sandbox.outputMaxBytes, onEvent);
+          done = await session.exec(job.executionId, job.code, this.config.sandbox.outputMaxBytes, onEvent);
         } catch (err) {
           if (!(err instanceof KernelGoneError)) throw err;
-          if (err instanceof KernelProtocolError) violation = err;
         } finally {
           clearTimeout(softTimer);
           clearTimeout(hardTimer);
@@ -185,7 +170,6 @@ export class ExecutionService {
             error = done.error;
           }
           // What the sandbox reports is untrusted: a sync that stalls ends the session, like one that lies.
-          const session = live.sandbox.session;
           const watchdog = setTimeout(() => session.abort(`did not hand over its files within ${FILE_SYNC_TIMEOUT_MS / 1000} s`), FILE_SYNC_TIMEOUT_MS);
           const changed = await this.files.pullFromSandbox(live, container, done.files, done.deleted).finally(() => clearTimeout(watchdog));
           files.push(...changed.map(toContainerFileObject));
@@ -200,9 +184,9 @@ export class ExecutionService {
           const oom = !killed && (await live.sandbox.wasOomKilled());
           await this.pool.discard(job.containerId);
           stateLost = true;
-          if (violation) {
+          if (session.failure instanceof KernelProtocolError) {
             status = 'failed';
-            error = misbehaved(violation);
+            error = misbehaved(session.failure);
           } else if (killed || timedOut) {
             status = 'timed_out';
             error = { name: 'TimeoutError', value: `Execution exceeded its timeout of ${job.timeoutMs} ms and did not stop when interrupted; the sandbox was restarted with its files and variables were lost.`, traceback: [] };
@@ -224,64 +208,41 @@ export class ExecutionService {
     }
 
     await published;
-    return this.finish(job, {
-      status,
-      error,
-      stateLost,
-      durationMs: Date.now() - started,
-      stdout,
-      stderr,
-      results: results.filter((r) => r.type !== 'text' || r.text !== ''),
-      files,
-      truncated,
-    });
+    await this.finish(
+      job,
+      executionObject(job, {
+        status,
+        error,
+        state_lost: stateLost,
+        duration_ms: Date.now() - started,
+        stdout: stdout.text,
+        stderr: stderr.text,
+        results: results.filter((r) => r.type !== 'text' || r.text !== ''),
+        files,
+        truncated,
+      }),
+    );
   }
 
   /** Records an execution whose worker died mid-run as failed, and tells whoever waits on it. */
   async failLost(job: ExecuteJobData): Promise<void> {
-    const execution = this.executionObject(job, {
+    const execution = executionObject(job, {
       status: 'failed',
       error: { name: 'SandboxError', value: 'The worker running this execution stopped; its sandbox was lost with its variables. Files are kept.', traceback: [] },
-      stateLost: true,
-      durationMs: 0,
+      state_lost: true,
     });
     // Only over the api's placeholder: a result the dead worker did store stands.
-    if (!(await storeUnlessFinished(this.redis, job.executionId, JSON.stringify({ tenant: job.tenant, execution })))) return;
+    if (!(await storeUnlessFinished(this.redis, { tenant: job.tenant, execution }))) return;
     await this.publish(job, { type: 'done', execution });
   }
 
-  private async finish(job: ExecuteJobData, r: Outcome): Promise<ExecutionObject> {
-    const execution = this.executionObject(job, r);
+  private async finish(job: ExecuteJobData, execution: ExecutionObject): Promise<void> {
     // Stored before `done` is published (one transaction), so whoever hears `done` can read it back.
     await this.redis
       .multi()
       .set(redisKeys.execution(job.executionId), JSON.stringify({ tenant: job.tenant, execution }), 'EX', EXECUTION_TTL_S)
       .publish(job.replyChannel, JSON.stringify({ executionId: job.executionId, event: { type: 'done', execution } } satisfies ExecutionEventEnvelope))
       .exec();
-    return execution;
-  }
-
-  private executionObject(job: ExecuteJobData, r: Outcome): ExecutionObject {
-    return {
-      id: job.executionId,
-      object: 'container.execution',
-      container_id: job.containerId,
-      created_at: job.createdAt,
-      status: r.status,
-      stdout: r.stdout?.text ?? '',
-      stderr: r.stderr?.text ?? '',
-      results: r.results ?? [],
-      error: r.error,
-      files: r.files ?? [],
-      duration_ms: r.durationMs,
-      state_lost: r.stateLost,
-      truncated: r.truncated ?? { stdout: false, stderr: false },
-    };
-  }
-
-  private async stored(executionId: string): Promise<ExecutionObject | null> {
-    const raw = await this.redis.get(redisKeys.execution(executionId));
-    return raw ? (JSON.parse(raw) as { execution: ExecutionObject }).execution : null;
   }
 
   private publish(job: ExecuteJobData, event: ExecutionEvent): Promise<number> {

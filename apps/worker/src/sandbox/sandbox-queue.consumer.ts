@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { Queue, Worker, type Job } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { REDIS } from '@cibox/storage';
-import { SHARED_SANDBOX_QUEUE, redisKeys, workerSandboxQueue, type ExecuteJobData, type SandboxJob } from '@cibox/queue';
+import { QueueProducers, SHARED_SANDBOX_QUEUE, redisKeys, workerSandboxQueue, type ExecuteJobData, type SandboxJob } from '@cibox/queue';
 import { ExecutionService } from './execution.service';
 import { SandboxPool } from './sandbox-pool.service';
 
@@ -16,14 +16,16 @@ import { SandboxPool } from './sandbox-pool.service';
 export class SandboxQueueConsumer implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(SandboxQueueConsumer.name);
   private readonly workers: Worker[] = [];
-  private readonly forwardQueues = new Map<string, Queue>();
+  private readonly forwardQueues: QueueProducers;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly executions: ExecutionService,
     private readonly pool: SandboxPool,
-  ) {}
+  ) {
+    this.forwardQueues = new QueueProducers(redis);
+  }
 
   onApplicationBootstrap(): void {
     for (const name of [SHARED_SANDBOX_QUEUE, workerSandboxQueue(this.config.workerId)]) {
@@ -75,17 +77,11 @@ export class SandboxQueueConsumer implements OnApplicationBootstrap, OnModuleDes
   }
 
   private async forward(owner: string, data: ExecuteJobData, jobId?: string): Promise<void> {
-    const name = workerSandboxQueue(owner);
-    let queue = this.forwardQueues.get(name);
-    if (!queue) {
-      queue = new Queue(name, { connection: this.redis.duplicate({ maxRetriesPerRequest: null }) });
-      this.forwardQueues.set(name, queue);
-    }
-    await queue.add('execute', data, { jobId: jobId ? `${jobId}-fwd` : undefined, removeOnComplete: true, removeOnFail: 1000 });
+    await this.forwardQueues.get(workerSandboxQueue(owner)).add('execute', data, { jobId: jobId ? `${jobId}-fwd` : undefined, removeOnComplete: true, removeOnFail: 1000 });
   }
 
   async onModuleDestroy(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
-    await Promise.all([...this.forwardQueues.values()].map((q) => q.close()));
+    await this.forwardQueues.close();
   }
 }
