@@ -30,6 +30,7 @@ Events (one JSON object per line on stdout):
   {"type":"delete_file_done","path":str[,"error":str]}
   {"type":"file_chunk","path":str,"data":base64,"eof":bool} (one or more per get_file)
   {"type":"file_chunk","path":str,"error":str}
+  {"type":"busy","id":str}                (an exec arrived while a cell was still running)
   {"type":"error","message":str}          (malformed / unknown request)
 """
 
@@ -595,7 +596,14 @@ def _stdin_loop():
             continue
         t = msg.get("type")
         if t == "exec":
-            EXEC_Q.put(msg)
+            # The host sends a cell only after the previous one's `done`: if one is still running
+            # (or queued), that `done` was forged by user code, and the host must know at once.
+            with STATE.lock:
+                busy = STATE.in_cell
+            if busy or not EXEC_Q.empty():
+                send({"type": "busy", "id": msg.get("id")})
+            else:
+                EXEC_Q.put(msg)
         elif t == "interrupt":
             with STATE.lock:
                 if STATE.in_cell:

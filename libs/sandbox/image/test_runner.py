@@ -219,6 +219,10 @@ def interrupt_tests(k):
         _, ev = k.next(30)
         if ev.get("type") == "stdout" and ev.get("id") == cid:
             break
+    # A second exec while this cell runs (the host was fooled by a forged `done`) is refused at once.
+    k.send({"type": "exec", "id": "intr1b", "code": "y = 99"})
+    busy = k.expect("busy", 5)
+    check("exec while a cell runs -> busy, not queued", busy.get("id") == "intr1b", busy)
     k.send({"type": "interrupt"})
     done = k.expect("done", 10)
     el = time.monotonic() - t0

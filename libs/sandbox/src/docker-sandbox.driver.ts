@@ -1,6 +1,6 @@
 import Docker from 'dockerode';
 import { PassThrough, type Writable } from 'node:stream';
-import { KernelSession } from './kernel-session';
+import { KernelProtocolError, KernelSession } from './kernel-session';
 import { DEPLOYMENT_LABEL, SANDBOX_LABEL, type ManagedSandboxInfo, type Sandbox, type SandboxDriver, type SandboxSpec } from './sandbox-driver';
 
 export interface DockerSandboxSettings {
@@ -72,6 +72,11 @@ export class DockerSandboxDriver implements SandboxDriver {
       });
       stderr.resume(); // the runner routes user output through the protocol; its own stderr is noise
       const session = new KernelSession(stream as unknown as Writable, stdout);
+      // A sandbox that broke the protocol is stopped at once, whoever holds it: its code keeps
+      // running otherwise, and nothing more it says will be read.
+      session.onFailure((err) => {
+        if (err instanceof KernelProtocolError) void this.remove(container.id).catch(() => undefined);
+      });
       await container.start();
       const timeout = this.settings.startTimeoutMs ?? 30_000;
       let timer: NodeJS.Timeout | undefined;

@@ -1,5 +1,5 @@
 import { Readable, type Writable } from 'node:stream';
-import type { CellEvent, KernelDone, KernelMessage, KernelRequest } from './kernel-protocol';
+import { isPng, kernelMessageSchema, type CellEvent, type KernelDone, type KernelMessage, type KernelRequest } from './kernel-protocol';
 
 /** The runner's process ended (killed, out of memory, crashed) while something waited on it. */
 export class KernelGoneError extends Error {
@@ -26,6 +26,8 @@ export const MAX_PROTOCOL_LINE_BYTES = 32 * 1024 * 1024;
 
 type ControlWaiter = {
   kind: 'put_file_done' | 'delete_file_done' | 'pong' | 'file_chunk';
+  /** The file the request named: an answer about another file was not asked for. */
+  path?: string;
   onMessage(msg: KernelMessage): boolean; // true when this waiter is finished
   onGone(err: Error): void;
 };
@@ -44,6 +46,8 @@ export class KernelSession {
   private cell: { id: string; onEvent(e: CellEvent): void; resolve(d: KernelDone): void; reject(e: Error): void } | null = null;
   private readonly control: ControlWaiter[] = [];
   private gone: Error | null = null;
+  private isReady = false;
+  private readonly failureListeners: ((err: Error) => void)[] = [];
   private buffered: Buffer[] = [];
   private bufferedBytes = 0;
 
@@ -77,6 +81,12 @@ export class KernelSession {
   /** Why the session ended, once it has. */
   get failure(): Error | null {
     return this.gone;
+  }
+
+  /** Calls `listener` once when the session ends, with why (at once if it already has). */
+  onFailure(listener: (err: Error) => void): void {
+    if (this.gone) listener(this.gone);
+    else this.failureListeners.push(listener);
   }
 
   /** Ends the session because the sandbox misbehaved: everything waiting on it fails with `message`. */
@@ -142,6 +152,7 @@ export class KernelSession {
     return new Promise((resolve, reject) => {
       this.control.push({
         kind,
+        path: 'path' in req ? req.path : undefined,
         onMessage: (msg) => {
           try {
             if (!handle(msg)) return false;
@@ -162,6 +173,14 @@ export class KernelSession {
   }
 
   private onData(chunk: Buffer): void {
+    try {
+      this.readLines(chunk);
+    } catch (err) {
+      this.abort(`broke the protocol reader (${(err as Error).message})`);
+    }
+  }
+
+  private readLines(chunk: Buffer): void {
     if (this.gone) return; // nothing more is read from a session that failed
     let start = 0;
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, start)) {
@@ -187,41 +206,70 @@ export class KernelSession {
     this.fail(new KernelProtocolError(`sent a protocol message over ${this.maxLineBytes} bytes`));
   }
 
+  /**
+   * One line from the sandbox. Nothing here may throw out of the stream: whatever is wrong with a
+   * line, including a throwing listener, ends this session as a protocol violation.
+   */
   private onLine(line: string): void {
-    let msg: KernelMessage;
+    let parsed: unknown;
     try {
-      msg = JSON.parse(line) as KernelMessage;
+      parsed = JSON.parse(line);
     } catch {
-      return; // the runner only writes JSON here; anything else is not ours to interpret
+      return this.abort(`sent a protocol line that is not JSON (${describe(line)})`);
     }
+    const checked = kernelMessageSchema.safeParse(parsed);
+    if (!checked.success) {
+      const issue = checked.error.issues[0];
+      return this.abort(`sent a malformed protocol message (${issue ? `${issue.path.join('.') || 'message'}: ${issue.message}` : 'invalid'})`);
+    }
+    try {
+      this.dispatch(checked.data);
+    } catch (err) {
+      this.abort(`sent a message that could not be handled (${(err as Error).message})`);
+    }
+  }
+
+  private dispatch(msg: KernelMessage): void {
     switch (msg.type) {
       case 'ready':
+        if (this.isReady) return this.abort('announced itself ready twice');
+        this.isReady = true;
         this.resolveReady({ python: msg.python, ipython: msg.ipython });
         return;
       case 'stdout':
       case 'stderr':
       case 'result':
-      case 'image':
-        if (this.cell && (msg.id === this.cell.id || msg.id === null)) this.cell.onEvent(msg);
+        // Output of an earlier cell (a background thread, between cells) is not this cell's.
+        if (this.cell && (msg.id === this.cell.id || msg.id === null)) this.cell.onEvent({ type: msg.type, text: msg.text });
         return;
-      case 'done': {
-        const cell = this.cell;
-        if (cell && msg.id === cell.id) {
-          this.cell = null;
-          cell.resolve(msg);
-        }
+      case 'image': {
+        if (!this.cell || msg.id !== this.cell.id) return;
+        const png = Buffer.from(msg.data, 'base64');
+        if (!isPng(png)) return this.abort('sent a figure that is not a PNG image');
+        this.cell.onEvent({ type: 'image', png });
         return;
       }
+      case 'done': {
+        const cell = this.cell;
+        // Only the running cell can end; a `done` for any other is forged (or the runner is lost).
+        if (!cell || msg.id !== cell.id) return this.abort('reported the end of an execution that was not running');
+        this.cell = null;
+        cell.resolve(msg);
+        return;
+      }
+      case 'busy':
+        return this.abort('reported an execution as finished while it was still running');
       case 'pong':
       case 'put_file_done':
       case 'delete_file_done':
       case 'file_chunk': {
         const head = this.control[0];
-        if (head && head.kind === msg.type && head.onMessage(msg)) this.control.shift();
+        if (!head || head.kind !== msg.type || ('path' in msg && head.path !== msg.path)) return this.abort(`answered a request that was not made (${msg.type})`);
+        if (head.onMessage(msg)) this.control.shift();
         return;
       }
       case 'error':
-        return;
+        return this.abort(`reported a protocol error: ${msg.message.slice(0, 200)}`);
     }
   }
 
@@ -235,5 +283,18 @@ export class KernelSession {
       cell.reject(err);
     }
     for (const waiter of this.control.splice(0)) waiter.onGone(err);
+    for (const listener of this.failureListeners.splice(0)) {
+      try {
+        listener(err);
+      } catch {
+        // a listener's failure is its own; the session has ended either way
+      }
+    }
   }
+}
+
+/** A short, printable excerpt of an offending line for error messages. */
+function describe(line: string): string {
+  const excerpt = JSON.stringify(line.slice(0, 40));
+  return line.length > 40 ? `${excerpt}… ${line.length} characters` : excerpt;
 }

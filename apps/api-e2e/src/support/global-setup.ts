@@ -33,5 +33,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.CIBOX_REDIS_URL = stack.redisUrl;
   process.env.CIBOX_S3_ENDPOINT = stack.s3Endpoint;
   process.env.CIBOX_DATA_DIR = dataDir;
+  // Tests that abuse a sandbox check that the one worker serving everyone is still the same process.
+  process.env.CIBOX_WORKER_PID = String(stack.processes.find((p) => p.name.startsWith('worker'))?.child.pid ?? '');
   process.env.CIBOX_MAX_UPLOAD_BYTES = String(8 * 1024 * 1024);
 }

@@ -17,6 +17,7 @@ import { KeyedMutex } from './container-lock';
 import { FileSync } from './file-sync.service';
 import { SandboxPool, type LiveSandbox } from './sandbox-pool.service';
 import { OutputBuffer } from './output-buffer';
+import { cellOutcome } from './execution-outcome';
 
 /** How long an interrupted cell may take to stop before its sandbox is killed. */
 const INTERRUPT_GRACE_MS = 2_000;
@@ -25,11 +26,6 @@ const MAX_IMAGES = 32;
 const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
 /** Time for a finished cell's changed files to reach S3 (up to /mnt/data's whole cap). */
 const FILE_SYNC_TIMEOUT_MS = 120_000;
-
-/** The error of an execution whose sandbox broke the protocol and was replaced. */
-function misbehaved(err: KernelProtocolError): ExecutionError {
-  return { name: 'SandboxError', value: `The sandbox ${err.message} and was restarted with its files; variables were lost.`, traceback: [] };
-}
 
 /** Runs one execution job: the container's sandbox, its files, the cell, the events, the result. */
 @Injectable()
@@ -87,21 +83,22 @@ export class ExecutionService {
     } else {
       let live: LiveSandbox | undefined;
       try {
-        const acquired = await this.pool.acquire(job.containerId, container.memory_limit);
-        live = acquired.live;
-        if (acquired.fresh) await this.redis.set(redisKeys.containerSandbox(job.containerId), live.sandbox.id, 'EX', 7 * 24 * 3600);
-        if (acquired.fresh) {
-          // A fresh sandbox for a container that already ran code means its variables are gone.
-          stateLost = (await this.redis.exists(this.ranKey(job.containerId))) === 1;
-          await this.redis.set(this.ranKey(job.containerId), '1', 'EX', 7 * 24 * 3600);
-        }
-        await this.files.pushToSandbox(live, filesVersion);
+        live = await this.pool.acquire(job.containerId, container.memory_limit);
+        // Variables live in one kernel: a container whose last execution ran in another sandbox
+        // (killed, crashed, recreated on another worker) has lost them. Swapping in this sandbox's id
+        // makes that true by construction, whoever (re)created the sandbox and when.
+        const [previousSandbox] = await Promise.all([
+          this.redis.set(redisKeys.containerSandbox(job.containerId), live.sandbox.id, 'EX', 7 * 24 * 3600, 'GET'),
+          this.files.pushToSandbox(live, filesVersion),
+        ]);
+        stateLost = previousSandbox !== null && previousSandbox !== live.sandbox.id;
 
-        let timedOut = false;
+        const session = live.sandbox.session;
+        let interrupted = false;
         let killed = false;
         const softTimer = setTimeout(() => {
-          timedOut = true;
-          live!.sandbox.session.interrupt();
+          interrupted = true;
+          session.interrupt();
         }, job.timeoutMs);
         const hardTimer = setTimeout(() => {
           killed = true;
@@ -109,6 +106,7 @@ export class ExecutionService {
         }, job.timeoutMs + INTERRUPT_GRACE_MS);
         let images = 0;
         const pending: Promise<unknown>[] = [];
+        const sandbox = live;
         const onEvent = (e: CellEvent) => {
           switch (e.type) {
             case 'stdout':
@@ -127,8 +125,8 @@ export class ExecutionService {
               return;
             }
             case 'image': {
-              // base64 is 4/3 of the bytes; a figure past the limits is dropped, with a note on stderr.
-              if (images >= MAX_IMAGES || e.data.length > (MAX_IMAGE_BYTES / 3) * 4 + 4) {
+              // A figure past the limits is dropped, with a note on stderr.
+              if (images >= MAX_IMAGES || e.png.length > MAX_IMAGE_BYTES) {
                 const note = stderr.append(`[figure dropped: at most ${MAX_IMAGES} figures of ${MAX_IMAGE_BYTES / 1024 / 1024} MiB each per execution]\n`);
                 if (note) void publish({ type: 'stderr', text: note });
                 return;
@@ -137,7 +135,7 @@ export class ExecutionService {
               results.push({ type: 'text', text: '' }); // placeholder keeps results in output order
               const path = `/mnt/data/${job.executionId.slice(5, 17)}-figure-${++images}.png`;
               pending.push(
-                this.files.saveGenerated(live!, container, path, Buffer.from(e.data, 'base64')).then((record) => {
+                this.files.saveGenerated(sandbox, container, path, e.png).then((record) => {
                   const result: ExecutionResult = { type: 'image', format: 'png', file_id: record.id };
                   results[slot] = result;
                   files.push(toContainerFileObject(record));
@@ -148,7 +146,6 @@ export class ExecutionService {
             }
           }
         };
-        const session = live.sandbox.session;
         let done: KernelDone | null = null;
         try {
           done = await session.exec(job.executionId, job.code, this.config.sandbox.outputMaxBytes, onEvent);
@@ -159,45 +156,34 @@ export class ExecutionService {
           clearTimeout(hardTimer);
           await Promise.allSettled(pending);
         }
-
         if (done) {
           truncated = { stdout: done.truncated.stdout || stdout.truncated, stderr: done.truncated.stderr || stderr.truncated };
-          if (timedOut && done.error?.name === 'KeyboardInterrupt') {
-            status = 'timed_out';
-            error = { ...done.error, name: 'TimeoutError', value: `Execution exceeded its timeout of ${job.timeoutMs} ms and was interrupted; variables were kept.` };
-          } else if (done.status === 'error') {
-            status = 'failed';
-            error = done.error;
-          }
           // What the sandbox reports is untrusted: a sync that stalls ends the session, like one that lies.
           const watchdog = setTimeout(() => session.abort(`did not hand over its files within ${FILE_SYNC_TIMEOUT_MS / 1000} s`), FILE_SYNC_TIMEOUT_MS);
           const changed = await this.files.pullFromSandbox(live, container, done.files, done.deleted).finally(() => clearTimeout(watchdog));
           files.push(...changed.map(toContainerFileObject));
-          if (session.failure instanceof KernelProtocolError) {
-            await this.pool.discard(job.containerId);
-            stateLost = true;
-            status = 'failed';
-            error = misbehaved(session.failure);
-          }
-        } else {
-          // The kernel is gone: killed after a timeout, out of memory, or crashed.
-          const oom = !killed && (await live.sandbox.wasOomKilled());
+        }
+        const failure = session.failure;
+        const outcome = cellOutcome({
+          done,
+          failure,
+          interrupted,
+          killed,
+          oomKilled: !done && !killed && !(failure instanceof KernelProtocolError) && (await live.sandbox.wasOomKilled()),
+          timeoutMs: job.timeoutMs,
+          memoryLimit: container.memory_limit,
+        });
+        status = outcome.status;
+        error = outcome.error;
+        if (outcome.sandboxLost) {
+          if (failure instanceof KernelProtocolError) this.logger.warn(`sandbox of ${job.containerId} ${failure.message}; recreating it`);
           await this.pool.discard(job.containerId);
           stateLost = true;
-          if (session.failure instanceof KernelProtocolError) {
-            status = 'failed';
-            error = misbehaved(session.failure);
-          } else if (killed || timedOut) {
-            status = 'timed_out';
-            error = { name: 'TimeoutError', value: `Execution exceeded its timeout of ${job.timeoutMs} ms and did not stop when interrupted; the sandbox was restarted with its files and variables were lost.`, traceback: [] };
-          } else {
-            status = 'failed';
-            error = oom
-              ? { name: 'MemoryError', value: `The sandbox ran out of memory (limit ${container.memory_limit}) and was restarted with its files; variables were lost.`, traceback: [] }
-              : { name: 'SandboxError', value: 'The sandbox kernel exited unexpectedly and was restarted with its files; variables were lost.', traceback: [] };
-          }
           // Recreate now, so the container is ready again before its next execution.
-          void this.pool.acquire(job.containerId, container.memory_limit).then(({ live: fresh }) => this.files.pushToSandbox(fresh)).catch(() => undefined);
+          void this.pool
+            .acquire(job.containerId, container.memory_limit)
+            .then((fresh) => this.files.pushToSandbox(fresh))
+            .catch(() => undefined);
         }
       } catch (err) {
         this.logger.error(`execution ${job.executionId} in ${job.containerId}: ${(err as Error).stack ?? String(err)}`);
@@ -249,7 +235,4 @@ export class ExecutionService {
     return this.redis.publish(job.replyChannel, JSON.stringify({ executionId: job.executionId, event } satisfies ExecutionEventEnvelope));
   }
 
-  private ranKey(containerId: string): string {
-    return `cibox:container-ran:${containerId}`;
-  }
 }

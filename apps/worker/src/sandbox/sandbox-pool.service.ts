@@ -26,6 +26,7 @@ export class SandboxPool implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(SandboxPool.name);
   private readonly warm: Sandbox[] = [];
   private readonly live = new Map<string, LiveSandbox>();
+  private readonly starting = new Map<string, Promise<LiveSandbox>>();
   private filling: Promise<void> | null = null;
   private closing = false;
 
@@ -51,14 +52,26 @@ export class SandboxPool implements OnApplicationBootstrap, OnModuleDestroy {
     return new Set([...this.warm.map((s) => s.id), ...[...this.live.values()].map((l) => l.sandbox.id)]);
   }
 
-  /** The container's sandbox; a new one (warm if possible) when it has none or its kernel died. */
-  async acquire(containerId: string, memoryLimit: MemoryLimit): Promise<{ live: LiveSandbox; fresh: boolean }> {
+  /**
+   * The container's sandbox; a new one (warm if possible) when it has none or its kernel died.
+   * Concurrent calls for one container share one start, so a container never has two sandboxes.
+   */
+  acquire(containerId: string, memoryLimit: MemoryLimit): Promise<LiveSandbox> {
     const existing = this.live.get(containerId);
     if (existing?.sandbox.session.alive) {
       existing.lastUsedMs = Date.now();
-      return { live: existing, fresh: false };
+      return Promise.resolve(existing);
     }
-    if (existing) await this.discard(containerId);
+    let starting = this.starting.get(containerId);
+    if (!starting) {
+      starting = this.start(containerId, memoryLimit).finally(() => this.starting.delete(containerId));
+      this.starting.set(containerId, starting);
+    }
+    return starting;
+  }
+
+  private async start(containerId: string, memoryLimit: MemoryLimit): Promise<LiveSandbox> {
+    if (this.live.has(containerId)) await this.discard(containerId);
     const bytes = MEMORY_TIER_BYTES[memoryLimit]!;
     let sandbox = this.takeWarm();
     if (sandbox) {
@@ -69,8 +82,12 @@ export class SandboxPool implements OnApplicationBootstrap, OnModuleDestroy {
     }
     this.refill();
     const live: LiveSandbox = { containerId, sandbox, memoryLimit, files: new Map(), syncedVersion: null, lastUsedMs: Date.now() };
+    if (this.closing) {
+      await sandbox.remove().catch(() => undefined);
+      throw new Error('the worker is shutting down');
+    }
     this.live.set(containerId, live);
-    return { live, fresh: true };
+    return live;
   }
 
   /** Removes the container's sandbox, if this worker holds one. */
