@@ -176,4 +176,19 @@ describe('executions (our extension) in a real sandbox', () => {
     expect(res.status).toBe(400);
     expect(res.json.error.message).toBe('Container is expired.');
   });
+
+  it('state_lost is true whenever variables were lost, however soon the next execution comes', async () => {
+    const c = (await a.containers.create({ name: 'state-lost' })).id;
+    expect((await execute(c, 'v = 41')).state_lost).toBe(false);
+    // Ignores the interrupt: killed at the hard limit, and a new sandbox is started in the background.
+    const killed = await execute(c, 'import time\nwhile True:\n    try:\n        time.sleep(10)\n    except KeyboardInterrupt:\n        pass', { timeout_ms: 500 });
+    expect({ status: killed.status, state_lost: killed.state_lost }).toEqual({ status: 'timed_out', state_lost: true });
+    // Right away: this races the background restart, and must still say the variables are gone.
+    const next = await execute(c, 'print("v" in dir())');
+    expect({ status: next.status, stdout: next.stdout, state_lost: next.state_lost }).toEqual({ status: 'completed', stdout: 'False\n', state_lost: true });
+    // The kernel that ran `next` is still there: nothing more was lost.
+    const after = await execute(c, 'v = 1\nv');
+    expect({ status: after.status, state_lost: after.state_lost }).toEqual({ status: 'completed', state_lost: false });
+  });
 });
+

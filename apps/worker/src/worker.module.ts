@@ -2,9 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import type { AppConfig } from '@cibox/config';
 import { DockerSandboxDriver } from '@cibox/sandbox';
-import { deploymentId } from '@cibox/queue';
-import { REDIS, StorageModule } from '@cibox/storage';
-import type { Redis } from 'ioredis';
+import { StorageModule, WorkerRegistry } from '@cibox/storage';
 import { HeartbeatService } from './heartbeat/heartbeat.service';
 import { ExecutionService } from './sandbox/execution.service';
 import { FileSync } from './sandbox/file-sync.service';
@@ -24,10 +22,10 @@ export class WorkerModule {
       providers: [
         {
           provide: SANDBOX_DRIVER,
-          inject: [REDIS],
-          useFactory: async (redis: Redis) =>
+          inject: [WorkerRegistry],
+          useFactory: async (registry: WorkerRegistry) =>
             new DockerSandboxDriver({
-              deployment: await deploymentId(redis),
+              deployment: await registry.deploymentId(),
               image: config.sandbox.image,
               diskBytes: config.sandbox.diskBytes,
               pidsLimit: config.sandbox.pidsLimit,

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ExecutionEvent, ExecutionObject, MemoryLimit } from '@cibox/contracts';
@@ -37,55 +36,23 @@ export interface DestroyJobData {
 /** Every sandbox job, discriminated by name, so producer and consumer cannot disagree on a payload. */
 export type SandboxJob = { name: 'execute'; data: ExecuteJobData } | { name: 'destroy'; data: DestroyJobData };
 
-export const redisKeys = {
-  /** Expiring key a live worker refreshes; its absence means the worker is gone. */
-  workerHeartbeat: (workerId: string) => `cibox:worker:${workerId}`,
-  workerHeartbeatPattern: 'cibox:worker:*',
-  /** Which worker holds the container's sandbox. */
-  containerOwner: (containerId: string) => `cibox:container-owner:${containerId}`,
-  /** Docker id of the container's current sandbox (for operators and tests). */
-  containerSandbox: (containerId: string) => `cibox:container-sandbox:${containerId}`,
-  /** The installation's id, made once by the first worker: scopes its Docker sandboxes. */
-  deployment: 'cibox:deployment',
-  /** Pub/sub channel of one api instance: every execution it waits on reports there. */
-  apiReplyChannel: (instanceId: string) => `cibox:api-events:${instanceId}`,
-  /** Bumped on every change to a container's files, so a worker can skip an unchanged sync. */
-  containerFilesVersion: (containerId: string) => `cibox:cfiles-version:${containerId}`,
-  /** Set by the worker that starts an execution: a second start (after a stall) must not run it again. */
-  executionStarted: (executionId: string) => `cibox:execution-started:${executionId}`,
-  /** The execution object: an `in_progress` placeholder from the api, then the worker's result. */
-  execution: (executionId: string) => `cibox:execution:${executionId}`,
-};
-
-/** Executions (in progress, then finished) stay readable for a day. */
-export const EXECUTION_TTL_S = 24 * 3600;
-
 /**
- * Stores an execution record unless a finished one is already there: for whoever ends an execution
- * that its worker never finished (the api after its deadline, a worker rescuing a dead one's jobs),
- * so a late real result is never replaced by a guess, while an `in_progress` placeholder is.
+ * How long a worker may take over an execution once it starts it: a sandbox start, the cell's own
+ * timeout, the grace an interrupted cell gets before its sandbox is killed, and the file sync after.
+ * The api waits this long (plus time in the queue) before it records the execution as failed.
  */
-export async function storeUnlessFinished(redis: Redis, record: StoredExecution): Promise<boolean> {
-  const stored = await redis.eval(
-    "local v = redis.call('get', KEYS[1]) if v and cjson.decode(v).execution.status ~= 'in_progress' then return 0 end redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1",
-    1,
-    redisKeys.execution(record.execution.id),
-    JSON.stringify(record),
-    EXECUTION_TTL_S,
-  );
-  return stored === 1;
+export const EXECUTION_LIMITS = {
+  sandboxStartMs: 30_000,
+  interruptGraceMs: 2_000,
+  fileSyncMs: 120_000,
+} as const;
+
+export function executionBoundMs(timeoutMs: number): number {
+  return EXECUTION_LIMITS.sandboxStartMs + timeoutMs + EXECUTION_LIMITS.interruptGraceMs + EXECUTION_LIMITS.fileSyncMs;
 }
 
-/** What Redis holds under `redisKeys.execution`: the execution and the tenant that may read it. */
-export interface StoredExecution {
-  tenant: string;
-  execution: ExecutionObject;
-}
-
-export async function loadExecution(redis: Redis, executionId: string): Promise<StoredExecution | null> {
-  const raw = await redis.get(redisKeys.execution(executionId));
-  return raw ? (JSON.parse(raw) as StoredExecution) : null;
-}
+/** Pub/sub channel of one api instance: every execution it waits on reports there. */
+export const apiReplyChannel = (instanceId: string) => `cibox:api-events:${instanceId}`;
 
 /** A job's execution object: ids and times from the job, `fields` over empty output. */
 export function executionObject(job: ExecuteJobData, fields: Pick<ExecutionObject, 'status'> & Partial<ExecutionObject>): ExecutionObject {
@@ -106,41 +73,41 @@ export function executionObject(job: ExecuteJobData, fields: Pick<ExecutionObjec
   };
 }
 
-/** This installation's id: every worker sharing the Redis gets the same one. */
-export async function deploymentId(redis: Redis): Promise<string> {
-  await redis.set(redisKeys.deployment, randomBytes(8).toString('hex'), 'NX');
-  const id = await redis.get(redisKeys.deployment);
-  if (!id) throw new Error('could not read the deployment id from Redis');
-  return id;
-}
-
-/** Producers for queues named at run time: one `Queue` per name, on its own connection, closed together. */
+/**
+ * Producers for queues named at run time (a worker's own queue is named after it). Every `Queue`
+ * shares one connection, so routing to many workers, or to workers that come and go, opens no
+ * connection per name; producers of queues not used for a while are dropped.
+ */
 export class QueueProducers {
   private readonly queues = new Map<string, Queue>();
 
-  constructor(private readonly redis: Redis) {}
+  constructor(
+    private readonly connection: Redis,
+    private readonly maxQueues = 64,
+  ) {}
 
   get(name: string): Queue {
     let queue = this.queues.get(name);
-    if (!queue) {
-      queue = new Queue(name, { connection: this.redis.duplicate({ maxRetriesPerRequest: null }) });
-      this.queues.set(name, queue);
+    if (queue) {
+      this.queues.delete(name); // re-inserted below: the map's order is least recently used first
+    } else {
+      queue = new Queue(name, { connection: this.connection });
+      if (this.queues.size >= this.maxQueues) {
+        const [oldest, producer] = this.queues.entries().next().value as [string, Queue];
+        this.queues.delete(oldest);
+        void producer.close().catch(() => undefined);
+      }
     }
+    this.queues.set(name, queue);
     return queue;
+  }
+
+  async add(name: string, job: SandboxJob, jobId?: string): Promise<void> {
+    await this.get(name).add(job.name, job.data, { jobId, removeOnComplete: true, removeOnFail: 1000 });
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.queues.clear();
   }
-}
-
-export const WORKER_HEARTBEAT_TTL_MS = 5_000;
-export const WORKER_HEARTBEAT_INTERVAL_MS = 1_000;
-
-/** Sorted set of worker ids scored by their last heartbeat (ms). */
-export const WORKERS_ZSET = 'cibox:workers';
-
-/** Ids of workers whose heartbeat is younger than `ttlMs`. */
-export async function liveWorkers(redis: Redis, ttlMs = WORKER_HEARTBEAT_TTL_MS): Promise<string[]> {
-  return redis.zrangebyscore(WORKERS_ZSET, Date.now() - ttlMs, '+inf');
 }

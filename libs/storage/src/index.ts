@@ -4,3 +4,5 @@ export * from './redis-records';
 export * from './repositories';
 export * from './tokens';
 export * from './storage.module';
+export * from './execution.repository';
+export * from './worker-registry';

@@ -7,7 +7,7 @@ import type {
   FilePurpose,
   MemoryLimit,
 } from '@cibox/contracts';
-import { redisKeys } from '@cibox/queue';
+import { stateKeys } from './state-keys';
 import { RedisRecords, type Page, type PageRequest } from './redis-records';
 
 export interface FileRecord {
@@ -161,11 +161,11 @@ export class ContainerFileRepository {
 
   /** The container's files version: changes whenever any of its files does. */
   async version(containerId: string): Promise<string> {
-    return (await this.redis.get(redisKeys.containerFilesVersion(containerId))) ?? '0';
+    return (await this.redis.get(stateKeys.containerFilesVersion(containerId))) ?? '0';
   }
 
   private async bump(containerId: string): Promise<void> {
-    await this.redis.incr(redisKeys.containerFilesVersion(containerId));
+    await this.redis.incr(stateKeys.containerFilesVersion(containerId));
   }
 
   async get(tenant: string, containerId: string, id: string): Promise<ContainerFileRecord | null> {
@@ -198,7 +198,7 @@ export class ContainerFileRepository {
   async removeAll(containerId: string): Promise<ContainerFileRecord[]> {
     const all = await this.all(containerId);
     for (const r of all) await this.records.remove(r.id, [containerId]);
-    await this.redis.del(this.pathsKey(containerId), redisKeys.containerFilesVersion(containerId));
+    await this.redis.del(this.pathsKey(containerId), stateKeys.containerFilesVersion(containerId));
     return all;
   }
 }

@@ -2,7 +2,10 @@ import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@n
 import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { MinioObjectStore } from './minio-object-store';
+import { ExecutionRepository } from './execution.repository';
+import { REDIS_SCRIPTS } from './scripts';
 import { ContainerFileRepository, ContainerRepository, FileRepository } from './repositories';
+import { WorkerRegistry } from './worker-registry';
 import { OBJECT_STORE, REDIS } from './tokens';
 
 /** Config, Redis, the object store and the metadata repositories, for any Nest app of ours. */
@@ -16,13 +19,15 @@ export class StorageModule implements OnApplicationShutdown {
       module: StorageModule,
       providers: [
         { provide: APP_CONFIG, useValue: config },
-        { provide: REDIS, useFactory: () => new Redis(config.redisUrl, { maxRetriesPerRequest: 3, enableAutoPipelining: true }) },
+        { provide: REDIS, useFactory: () => new Redis(config.redisUrl, { maxRetriesPerRequest: 3, enableAutoPipelining: true, scripts: REDIS_SCRIPTS }) },
         { provide: OBJECT_STORE, useFactory: () => new MinioObjectStore(config.s3) },
         { provide: FileRepository, useFactory: (r: Redis) => new FileRepository(r), inject: [REDIS] },
         { provide: ContainerRepository, useFactory: (r: Redis) => new ContainerRepository(r), inject: [REDIS] },
         { provide: ContainerFileRepository, useFactory: (r: Redis) => new ContainerFileRepository(r), inject: [REDIS] },
+        { provide: ExecutionRepository, useFactory: (r: Redis) => new ExecutionRepository(r), inject: [REDIS] },
+        { provide: WorkerRegistry, useFactory: (r: Redis) => new WorkerRegistry(r), inject: [REDIS] },
       ],
-      exports: [APP_CONFIG, REDIS, OBJECT_STORE, FileRepository, ContainerRepository, ContainerFileRepository],
+      exports: [APP_CONFIG, REDIS, OBJECT_STORE, FileRepository, ContainerRepository, ContainerFileRepository, ExecutionRepository, WorkerRegistry],
     };
   }
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/commo
 import type { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import type { ExecutionEvent } from '@cibox/contracts';
-import { redisKeys, type ExecutionEventEnvelope } from '@cibox/queue';
+import { apiReplyChannel, type ExecutionEventEnvelope } from '@cibox/queue';
 import { REDIS } from '@cibox/storage';
 
 export interface EventSubscription extends AsyncIterable<ExecutionEvent> {
@@ -15,15 +15,19 @@ export interface EventSubscription extends AsyncIterable<ExecutionEvent> {
  */
 @Injectable()
 export class ExecutionEvents implements OnModuleInit, OnModuleDestroy {
-  readonly replyChannel = redisKeys.apiReplyChannel(`${process.pid}-${randomBytes(6).toString('hex')}`);
+  readonly replyChannel = apiReplyChannel(`${process.pid}-${randomBytes(6).toString('hex')}`);
   private readonly subscriber: Redis;
   private readonly listeners = new Map<string, (event: ExecutionEvent) => void>();
 
   constructor(@Inject(REDIS) redis: Redis) {
     this.subscriber = redis.duplicate();
     this.subscriber.on('message', (_channel: string, message: string) => {
-      const { executionId, event } = JSON.parse(message) as ExecutionEventEnvelope;
-      this.listeners.get(executionId)?.(event);
+      try {
+        const { executionId, event } = JSON.parse(message) as ExecutionEventEnvelope;
+        this.listeners.get(executionId)?.(event);
+      } catch {
+        // Only workers publish here; a message we cannot read is dropped, and its waiter ends at its deadline.
+      }
     });
   }
 

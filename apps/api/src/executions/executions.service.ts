@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import {
   NotFoundError,
@@ -9,20 +8,24 @@ import {
   type ExecutionEvent,
   type ExecutionObject,
 } from '@cibox/contracts';
-import { EXECUTION_TTL_S, executionObject, loadExecution, redisKeys, storeUnlessFinished, type ExecuteJobData } from '@cibox/queue';
-import { REDIS } from '@cibox/storage';
+import { executionBoundMs, executionObject, type ExecuteJobData } from '@cibox/queue';
+import { ExecutionRepository } from '@cibox/storage';
 import { ContainersService } from '../containers/containers.service';
 import { ExecutionEvents } from './execution-events.service';
 import { SandboxControl } from './sandbox-control.service';
 
-/** Beyond the cell's own timeout: time to queue, start a sandbox, and sync files. */
-const EXECUTION_OVERHEAD_MS = 120_000;
+/**
+ * How long an execution may wait in the queue. The api waits this plus the worker's own bound for
+ * the execution; past that it records the execution as failed, and a worker that picks it up later
+ * finds it ended and does not run it.
+ */
+const QUEUE_WAIT_MS = 60_000;
 
 @Injectable()
 export class ExecutionsService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(REDIS) private readonly redis: Redis,
+    private readonly executions: ExecutionRepository,
     private readonly containers: ContainersService,
     private readonly sandboxes: SandboxControl,
     private readonly events: ExecutionEvents,
@@ -48,18 +51,18 @@ export class ExecutionsService {
       stream: req.stream === true,
     };
     const subscription = this.events.subscribe(data.executionId);
-    const deadline = setTimeout(() => subscription.close(), timeoutMs + EXECUTION_OVERHEAD_MS);
+    const deadline = setTimeout(() => subscription.close(), QUEUE_WAIT_MS + executionBoundMs(timeoutMs));
     try {
       // The placeholder makes the id retrievable at once. Written alongside the job: with NX it can
       // never replace the worker's result, whichever lands first.
       const placeholder = executionObject(data, { status: 'in_progress' });
       const [placed, queued] = await Promise.allSettled([
-        this.redis.set(redisKeys.execution(data.executionId), JSON.stringify({ tenant, execution: placeholder }), 'EX', EXECUTION_TTL_S, 'NX'),
+        this.executions.placeholder({ tenant, execution: placeholder }),
         this.sandboxes.enqueue(queue, { name: 'execute', data }, data.executionId),
       ]);
       if (queued.status === 'rejected') {
         // Not queued: nothing will finish it, so no placeholder may say it is running.
-        if (placed.status === 'fulfilled') await this.redis.del(redisKeys.execution(data.executionId)).catch(() => undefined);
+        if (placed.status === 'fulfilled') await this.executions.discardPlaceholder(data.executionId).catch(() => undefined);
         throw queued.reason;
       }
       yield { type: 'created', execution: placeholder };
@@ -75,7 +78,7 @@ export class ExecutionsService {
   }
 
   async retrieve(tenant: string, containerId: string, executionId: string): Promise<ExecutionObject> {
-    const stored = await loadExecution(this.redis, executionId);
+    const stored = await this.executions.get(executionId);
     if (!stored || stored.tenant !== tenant || stored.execution.container_id !== containerId) throw new NotFoundError('Execution', executionId);
     return stored.execution;
   }
@@ -89,7 +92,6 @@ export class ExecutionsService {
       status: 'failed',
       error: { name: 'SandboxError', value: 'No worker finished this execution in time.', traceback: [] },
     });
-    if (await storeUnlessFinished(this.redis, { tenant: data.tenant, execution: failed })) return failed;
-    return (await loadExecution(this.redis, data.executionId))?.execution ?? failed;
+    return (await this.executions.finish({ tenant: data.tenant, execution: failed })).execution;
   }
 }

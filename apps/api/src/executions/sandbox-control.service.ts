@@ -1,56 +1,40 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { REDIS } from '@cibox/storage';
-import {
-  SHARED_SANDBOX_QUEUE,
-  QueueProducers,
-  liveWorkers,
-  redisKeys,
-  workerSandboxQueue,
-  type SandboxJob,
-} from '@cibox/queue';
+import { REDIS, WorkerRegistry } from '@cibox/storage';
+import { QueueProducers, SHARED_SANDBOX_QUEUE, workerSandboxQueue, type SandboxJob } from '@cibox/queue';
 
 /** The api's side of the sandbox queues: routes jobs to the worker that owns a container. */
 @Injectable()
 export class SandboxControl implements OnModuleDestroy {
   private readonly queues: QueueProducers;
 
-  constructor(@Inject(REDIS) private readonly redis: Redis) {
-    this.queues = new QueueProducers(redis);
+  constructor(
+    @Inject(REDIS) redis: Redis,
+    private readonly registry: WorkerRegistry,
+  ) {
+    // One connection for every queue this api produces to, however many workers come and go.
+    this.queues = new QueueProducers(redis.duplicate());
   }
 
   /** The queue that should run the container's next job: its live owner's, else the shared one. */
   async queueFor(containerId: string): Promise<string> {
-    // One round trip: the owner, if its heartbeat is alive.
-    const owner = (await this.redis.eval(
-      "local o = redis.call('get', KEYS[1]) if o and redis.call('exists', ARGV[1] .. o) == 1 then return o end return false",
-      1,
-      redisKeys.containerOwner(containerId),
-      redisKeys.workerHeartbeat(''),
-    )) as string | null;
+    const owner = await this.registry.liveOwner(containerId);
     return owner ? workerSandboxQueue(owner) : SHARED_SANDBOX_QUEUE;
   }
 
-  async enqueue(queueName: string, job: SandboxJob, jobId?: string): Promise<void> {
-    await this.queues.get(queueName).add(job.name, job.data, {
-      jobId,
-      removeOnComplete: true,
-      removeOnFail: 1000,
-    });
+  enqueue(queueName: string, job: SandboxJob, jobId?: string): Promise<void> {
+    return this.queues.add(queueName, job, jobId);
   }
 
   /** Asks the owning worker, if any is alive, to remove the container's sandbox. */
   async destroy(containerId: string): Promise<void> {
-    const owner = await this.redis.get(redisKeys.containerOwner(containerId));
-    if (!owner) return;
-    if (await this.redis.exists(redisKeys.workerHeartbeat(owner))) {
-      await this.enqueue(workerSandboxQueue(owner), { name: 'destroy', data: { containerId } });
-    }
-    // A dead owner's sandboxes are removed by its reaper when it comes back.
+    // A dead owner's sandboxes are removed by its reaper when it comes back, or by another's.
+    const owner = await this.registry.liveOwner(containerId);
+    if (owner) await this.enqueue(workerSandboxQueue(owner), { name: 'destroy', data: { containerId } });
   }
 
   async workersAlive(): Promise<number> {
-    return (await liveWorkers(this.redis)).length;
+    return (await this.registry.alive()).length;
   }
 
   onModuleDestroy(): Promise<void> {

@@ -10,9 +10,9 @@ import {
   type ExecutionResult,
   type ExecutionStatus,
 } from '@cibox/contracts';
-import { EXECUTION_TTL_S, executionObject, redisKeys, storeUnlessFinished, type ExecuteJobData, type ExecutionEventEnvelope } from '@cibox/queue';
+import { EXECUTION_LIMITS, executionObject, type ExecuteJobData, type ExecutionEventEnvelope } from '@cibox/queue';
 import { KernelGoneError, KernelProtocolError, type CellEvent, type KernelDone } from '@cibox/sandbox';
-import { ContainerRepository, REDIS, isExpired, toContainerFileObject } from '@cibox/storage';
+import { ContainerRepository, ExecutionRepository, REDIS, WorkerRegistry, isExpired, toContainerFileObject } from '@cibox/storage';
 import { KeyedMutex } from './container-lock';
 import { FileSync } from './file-sync.service';
 import { SandboxPool, type LiveSandbox } from './sandbox-pool.service';
@@ -20,12 +20,12 @@ import { OutputBuffer } from './output-buffer';
 import { cellOutcome } from './execution-outcome';
 
 /** How long an interrupted cell may take to stop before its sandbox is killed. */
-const INTERRUPT_GRACE_MS = 2_000;
+const INTERRUPT_GRACE_MS = EXECUTION_LIMITS.interruptGraceMs;
 /** Figures kept per execution, and the largest one: what the sandbox sends is untrusted input. */
 const MAX_IMAGES = 32;
 const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
 /** Time for a finished cell's changed files to reach S3 (up to /mnt/data's whole cap). */
-const FILE_SYNC_TIMEOUT_MS = 120_000;
+const FILE_SYNC_TIMEOUT_MS = EXECUTION_LIMITS.fileSyncMs;
 
 /** Runs one execution job: the container's sandbox, its files, the cell, the events, the result. */
 @Injectable()
@@ -39,6 +39,8 @@ export class ExecutionService {
     private readonly pool: SandboxPool,
     private readonly files: FileSync,
     private readonly containers: ContainerRepository,
+    private readonly executions: ExecutionRepository,
+    private readonly registry: WorkerRegistry,
   ) {}
 
   run(job: ExecuteJobData): Promise<void> {
@@ -65,18 +67,18 @@ export class ExecutionService {
     let stateLost = false;
     let truncated = { stdout: false, stderr: false };
 
-    // The files version is read alongside, so the sync before the cell usually needs no further round trip;
-    // so is the mark that this execution has started, which makes running it twice impossible.
-    const [container, filesVersion, firstRun] = await Promise.all([
+    // The files version is read alongside, so the sync before the cell usually needs no further round
+    // trip; so is the mark that this worker starts the execution, which makes running it twice impossible.
+    const [container, filesVersion, start] = await Promise.all([
       this.containers.getAny(job.containerId),
       this.files.filesVersion(job.containerId),
-      this.redis.set(redisKeys.executionStarted(job.executionId), this.config.workerId, 'EX', EXECUTION_TTL_S, 'NX'),
+      this.executions.begin({ tenant: job.tenant, execution: executionObject(job, { status: 'in_progress' }) }, this.config.workerId),
     ]);
-    if (firstRun === null) {
-      // Already started by a worker that died (BullMQ handed the stalled job on): its code may have
-      // had effects, and its kernel is gone, so it is failed rather than run again.
-      return this.failLost(job);
-    }
+    // Already ended by someone else (the api stopped waiting while it was queued): nothing to run.
+    if (start === 'finished') return;
+    // Already started by a worker that died (BullMQ handed the stalled job on): its code may have
+    // had effects, and its kernel is gone, so it is failed rather than run again.
+    if (start === 'started') return this.failLost(job);
     if (!container || isExpired(container, nowSeconds())) {
       status = 'failed';
       error = { name: 'ContainerUnavailable', value: container ? 'Container is expired.' : 'Container was deleted.', traceback: [] };
@@ -88,7 +90,7 @@ export class ExecutionService {
         // (killed, crashed, recreated on another worker) has lost them. Swapping in this sandbox's id
         // makes that true by construction, whoever (re)created the sandbox and when.
         const [previousSandbox] = await Promise.all([
-          this.redis.set(redisKeys.containerSandbox(job.containerId), live.sandbox.id, 'EX', 7 * 24 * 3600, 'GET'),
+          this.registry.bindSandbox(job.containerId, live.sandbox.id),
           this.files.pushToSandbox(live, filesVersion),
         ]);
         stateLost = previousSandbox !== null && previousSandbox !== live.sandbox.id;
@@ -218,21 +220,16 @@ export class ExecutionService {
       state_lost: true,
     });
     // Only over the api's placeholder: a result the dead worker did store stands.
-    if (!(await storeUnlessFinished(this.redis, { tenant: job.tenant, execution }))) return;
-    await this.publish(job, { type: 'done', execution });
+    await this.finish(job, execution);
   }
 
+  /** Stores the result unless the execution already ended, and announces it in the same step. */
   private async finish(job: ExecuteJobData, execution: ExecutionObject): Promise<void> {
-    // Stored before `done` is published (one transaction), so whoever hears `done` can read it back.
-    await this.redis
-      .multi()
-      .set(redisKeys.execution(job.executionId), JSON.stringify({ tenant: job.tenant, execution }), 'EX', EXECUTION_TTL_S)
-      .publish(job.replyChannel, JSON.stringify({ executionId: job.executionId, event: { type: 'done', execution } } satisfies ExecutionEventEnvelope))
-      .exec();
+    const message = JSON.stringify({ executionId: job.executionId, event: { type: 'done', execution } } satisfies ExecutionEventEnvelope);
+    await this.executions.finish({ tenant: job.tenant, execution }, { channel: job.replyChannel, message });
   }
 
   private publish(job: ExecuteJobData, event: ExecutionEvent): Promise<number> {
     return this.redis.publish(job.replyChannel, JSON.stringify({ executionId: job.executionId, event } satisfies ExecutionEventEnvelope));
   }
-
 }

@@ -3,9 +3,9 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { nowSeconds } from '@cibox/contracts';
-import { SHARED_SANDBOX_QUEUE, WORKERS_ZSET, redisKeys, workerSandboxQueue, type ExecuteJobData } from '@cibox/queue';
+import { SHARED_SANDBOX_QUEUE, workerSandboxQueue, type ExecuteJobData } from '@cibox/queue';
 import { WORKER_LABEL, type SandboxDriver } from '@cibox/sandbox';
-import { ContainerRepository, REDIS, isExpired } from '@cibox/storage';
+import { ContainerRepository, REDIS, WorkerRegistry, isExpired } from '@cibox/storage';
 import { ExecutionService } from './execution.service';
 import { SANDBOX_DRIVER, SandboxPool } from './sandbox-pool.service';
 
@@ -30,6 +30,7 @@ export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly pool: SandboxPool,
     private readonly containers: ContainerRepository,
     private readonly executions: ExecutionService,
+    private readonly registry: WorkerRegistry,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -60,7 +61,7 @@ export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
       if (record && !record.expired) await this.containers.save({ ...record, expired: true });
       this.logger.log(`reaping sandbox of ${record ? 'expired' : 'deleted'} container ${containerId}`);
       await this.pool.discard(containerId);
-      await this.redis.del(redisKeys.containerOwner(containerId));
+      await this.registry.release(containerId);
     }
   }
 
@@ -71,7 +72,7 @@ export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
       // A sandbox still starting is not in the pool yet; only an old unknown one is a leftover.
       const old = nowSeconds() - sandbox.createdAt > ORPHAN_MIN_AGE_S;
       const mineButUnknown = worker === this.config.workerId && !known.has(sandbox.id) && old;
-      const ownerDead = worker !== this.config.workerId && !(worker && (await this.redis.exists(redisKeys.workerHeartbeat(worker))));
+      const ownerDead = worker !== this.config.workerId && !(worker && (await this.registry.isAlive(worker)));
       if (mineButUnknown || ownerDead) {
         this.logger.log(`removing orphaned sandbox ${sandbox.id.slice(0, 12)} (worker ${worker ?? '?'})`);
         await this.driver.remove(sandbox.id);
@@ -85,9 +86,8 @@ export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
    * code may already have had effects, and its kernel is gone.
    */
   private async rescueDeadWorkers(): Promise<void> {
-    for (const worker of await this.redis.zrange(WORKERS_ZSET, 0, -1)) {
-      if (worker === this.config.workerId || (await this.redis.exists(redisKeys.workerHeartbeat(worker)))) continue;
-      if (!(await this.redis.set(`cibox:rescue:${worker}`, this.config.workerId, 'EX', 60, 'NX'))) continue;
+    for (const worker of await this.registry.dead()) {
+      if (worker === this.config.workerId || !(await this.registry.lockRescue(worker, this.config.workerId))) continue;
       const connection = this.redis.duplicate({ maxRetriesPerRequest: null });
       const dead = new Queue(workerSandboxQueue(worker), { connection });
       const shared = new Queue(SHARED_SANDBOX_QUEUE, { connection });
@@ -100,7 +100,7 @@ export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
           await shared.add(job.name, job.data, { jobId: `${job.id ?? job.name}-rescued`, removeOnComplete: true, removeOnFail: 1000 });
         }
         await dead.obliterate({ force: true });
-        await this.redis.zrem(WORKERS_ZSET, worker);
+        await this.registry.leave(worker);
         if (waiting.length > 0) this.logger.log(`moved ${waiting.length} jobs of dead worker ${worker} to the shared queue`);
       } finally {
         await dead.close();

@@ -2,8 +2,8 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
-import { REDIS } from '@cibox/storage';
-import { QueueProducers, SHARED_SANDBOX_QUEUE, redisKeys, workerSandboxQueue, type ExecuteJobData, type SandboxJob } from '@cibox/queue';
+import { REDIS, WorkerRegistry } from '@cibox/storage';
+import { QueueProducers, SHARED_SANDBOX_QUEUE, workerSandboxQueue, type ExecuteJobData, type SandboxJob } from '@cibox/queue';
 import { ExecutionService } from './execution.service';
 import { SandboxPool } from './sandbox-pool.service';
 
@@ -23,8 +23,9 @@ export class SandboxQueueConsumer implements OnApplicationBootstrap, OnModuleDes
     @Inject(REDIS) private readonly redis: Redis,
     private readonly executions: ExecutionService,
     private readonly pool: SandboxPool,
+    private readonly registry: WorkerRegistry,
   ) {
-    this.forwardQueues = new QueueProducers(redis);
+    this.forwardQueues = new QueueProducers(redis.duplicate());
   }
 
   onApplicationBootstrap(): void {
@@ -46,38 +47,20 @@ export class SandboxQueueConsumer implements OnApplicationBootstrap, OnModuleDes
     switch (job.name) {
       case 'execute': {
         // A job on this worker's own queue was routed here because this worker owns the container.
-        const owner = fromShared ? await this.claim(job.data.containerId) : this.config.workerId;
+        const owner = fromShared ? await this.registry.claim(job.data.containerId, this.config.workerId) : this.config.workerId;
         if (owner !== this.config.workerId) return this.forward(owner, job.data, jobId);
         await this.executions.run(job.data);
         return;
       }
       case 'destroy':
         await this.pool.discard(job.data.containerId);
-        await this.redis.del(redisKeys.containerOwner(job.data.containerId));
+        await this.registry.release(job.data.containerId);
         return;
     }
   }
 
-  /** Makes this worker the container's owner unless a live worker already is; returns the owner. */
-  private async claim(containerId: string): Promise<string> {
-    const key = redisKeys.containerOwner(containerId);
-    const me = this.config.workerId;
-    if (await this.redis.set(key, me, 'NX')) return me;
-    const owner = await this.redis.get(key);
-    if (owner === me || (owner && (await this.redis.exists(redisKeys.workerHeartbeat(owner))))) return owner ?? me;
-    // The owner is gone; take over, unless someone else just did.
-    const replaced = await this.redis.eval(
-      "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2]) return 1 end return 0",
-      1,
-      key,
-      owner ?? '',
-      me,
-    );
-    return replaced === 1 ? me : ((await this.redis.get(key)) ?? me);
-  }
-
   private async forward(owner: string, data: ExecuteJobData, jobId?: string): Promise<void> {
-    await this.forwardQueues.get(workerSandboxQueue(owner)).add('execute', data, { jobId: jobId ? `${jobId}-fwd` : undefined, removeOnComplete: true, removeOnFail: 1000 });
+    await this.forwardQueues.add(workerSandboxQueue(owner), { name: 'execute', data }, jobId ? `${jobId}-fwd` : undefined);
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -1,0 +1,67 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Lua scripts, defined on a connection as ioredis commands (EVALSHA after the first call), and
+ * called through `runScript` so their names and arities live in one place. Pass them as the
+ * `scripts` option of a client that auto-pipelines: its pipelines only know commands defined up front.
+ */
+export const REDIS_SCRIPTS = {
+  /**
+   * The one conditional write of an execution record. ARGV: record JSON, ttl s, mode, channel, message.
+   * mode `placeholder`: only where there is none. mode `final`: over nothing or an `in_progress`
+   * record, never over a finished one; then publishes `message` on `channel` (when given) in the
+   * same step, so whoever hears it can read the record back. Returns 1 if written, else 0.
+   */
+  ciboxWriteExecution: {
+    numberOfKeys: 1,
+    lua: `
+      local current = redis.call('get', KEYS[1])
+      if ARGV[3] == 'placeholder' then
+        if current then return 0 end
+      elseif current and cjson.decode(current).execution.status ~= 'in_progress' then
+        return 0
+      end
+      redis.call('set', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
+      if ARGV[4] ~= '' then redis.call('publish', ARGV[4], ARGV[5]) end
+      return 1`,
+  },
+  /**
+   * A worker starting an execution. KEYS: record, started mark. ARGV: placeholder JSON, ttl s, worker.
+   * Returns 'finished' (someone already ended it: do not run), 'started' (a worker started it before:
+   * it may have had effects, do not run again), or 'run' (marked as started by this worker).
+   */
+  ciboxBeginExecution: {
+    numberOfKeys: 2,
+    lua: `
+      local current = redis.call('get', KEYS[1])
+      if current and cjson.decode(current).execution.status ~= 'in_progress' then return 'finished' end
+      if not redis.call('set', KEYS[2], ARGV[3], 'EX', tonumber(ARGV[2]), 'NX') then return 'started' end
+      if not current then redis.call('set', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2])) end
+      return 'run'`,
+  },
+  /**
+   * The container's owner if it is alive, optionally claiming it. KEYS: owner, workers. ARGV: oldest
+   * live heartbeat (ms), claimant ('' for none). Returns the live owner, or the claimant once it took
+   * the container over, or false.
+   */
+  ciboxRouteContainer: {
+    numberOfKeys: 2,
+    lua: `
+      local owner = redis.call('get', KEYS[1])
+      if owner then
+        local beat = redis.call('zscore', KEYS[2], owner)
+        if beat and tonumber(beat) >= tonumber(ARGV[1]) then return owner end
+      end
+      if ARGV[2] == '' then return false end
+      redis.call('set', KEYS[1], ARGV[2])
+      return ARGV[2]`,
+  },
+} as const;
+
+type ScriptName = keyof typeof REDIS_SCRIPTS;
+
+export function runScript(redis: Redis, name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
+  const client = redis as Redis & Record<string, ((...a: (string | number)[]) => Promise<unknown>) | undefined>;
+  if (typeof client[name] !== 'function') redis.defineCommand(name, REDIS_SCRIPTS[name]);
+  return client[name]!(...keys, ...args);
+}

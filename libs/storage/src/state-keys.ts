@@ -1,0 +1,19 @@
+/** Where each piece of shared state lives in Redis; only the repositories of this lib use these. */
+export const stateKeys = {
+  /** Sorted set: worker id → time (ms) of its last heartbeat. The one liveness signal. */
+  workers: 'cibox:workers',
+  /** Which worker holds the container's sandbox. */
+  containerOwner: (containerId: string) => `cibox:container-owner:${containerId}`,
+  /** Docker id of the sandbox the container's last execution ran in. */
+  containerSandbox: (containerId: string) => `cibox:container-sandbox:${containerId}`,
+  /** The installation's id, made once by the first worker: scopes its Docker sandboxes. */
+  deployment: 'cibox:deployment',
+  /** Held by the worker moving a dead worker's queue. */
+  rescue: (workerId: string) => `cibox:rescue:${workerId}`,
+  /** Bumped on every change to a container's files, so a worker can skip an unchanged sync. */
+  containerFilesVersion: (containerId: string) => `cibox:cfiles-version:${containerId}`,
+  /** The execution object: an `in_progress` placeholder from the api, then the final one. */
+  execution: (executionId: string) => `cibox:execution:${executionId}`,
+  /** Set by the worker that starts an execution: a second start (after a stall) must not run it again. */
+  executionStarted: (executionId: string) => `cibox:execution-started:${executionId}`,
+};
