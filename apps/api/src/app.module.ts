@@ -6,16 +6,10 @@ import type { AppConfig } from '@cibox/config';
 import { StorageModule } from '@cibox/storage';
 import { ApiErrorFilter } from './common/api-error.filter';
 import { AuthGuard } from './common/auth.guard';
-import { ContainersController } from './containers/containers.controller';
-import { ContainersService } from './containers/containers.service';
-import { ContainerFilesService } from './containers/container-files.service';
-import { SandboxControl } from './executions/sandbox-control.service';
-import { ExecutionEvents } from './executions/execution-events.service';
-import { ExecutionsController } from './executions/executions.controller';
-import { ExecutionsService } from './executions/executions.service';
-import { FilesController } from './files/files.controller';
-import { FilesService } from './files/files.service';
-import { HealthController } from './health/health.controller';
+import { ContainersModule } from './containers/containers.module';
+import { ExecutionsModule } from './executions/executions.module';
+import { FilesModule } from './files/files.module';
+import { HealthModule } from './health/health.module';
 
 @Module({})
 export class AppModule {
@@ -37,17 +31,14 @@ export class AppModule {
             redact: ['req.headers.authorization'],
           },
         }),
+        FilesModule,
+        ContainersModule,
+        ExecutionsModule,
+        HealthModule,
       ],
-      controllers: [FilesController, ContainersController, ExecutionsController, HealthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ApiErrorFilter },
-        FilesService,
-        ContainersService,
-        ContainerFilesService,
-        SandboxControl,
-        ExecutionEvents,
-        ExecutionsService,
       ],
     };
   }

@@ -21,7 +21,7 @@ import {
   type ObjectStore,
 } from '@cibox/storage';
 import { toListEnvelope } from '../common/list';
-import { SandboxControl } from '../executions/sandbox-control.service';
+import { SandboxControl } from '../sandboxes/sandbox-control.service';
 
 const DEFAULT_IDLE_MINUTES = 20;
 

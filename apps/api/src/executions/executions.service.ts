@@ -12,7 +12,7 @@ import { executionBoundMs, executionObject, type ExecuteJobData } from '@cibox/q
 import { ExecutionRepository } from '@cibox/storage';
 import { ContainersService } from '../containers/containers.service';
 import { ExecutionEvents } from './execution-events.service';
-import { SandboxControl } from './sandbox-control.service';
+import { SandboxControl } from '../sandboxes/sandbox-control.service';
 
 /**
  * How long an execution may wait in the queue. The api waits this plus the worker's own bound for

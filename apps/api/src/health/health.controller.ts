@@ -3,7 +3,7 @@ import type { Response } from 'express';
 import type { Redis } from 'ioredis';
 import { OBJECT_STORE, REDIS, type ObjectStore } from '@cibox/storage';
 import { Public } from '../common/auth.guard';
-import { SandboxControl } from '../executions/sandbox-control.service';
+import { SandboxControl } from '../sandboxes/sandbox-control.service';
 
 const within = <T>(p: Promise<T>, ms: number) =>
   Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
