@@ -1,2 +1,3 @@
 export * from './stack';
 export * from './eventually';
+export * from './fake-sandbox-driver';
