@@ -79,7 +79,7 @@ const cases: [string, CellRun, Expected][] = [
   [
     'a done followed by the kernel dying (during the file sync) fails and loses the sandbox',
     run({ done: done(), failure: new KernelGoneError() }),
-    { status: 'failed', sandboxLost: true, error: { name: 'SandboxError', value: /exited unexpectedly/ } },
+    { status: 'failed', sandboxLost: true, error: { name: 'SandboxError', value: /exited after the cell ended, before its files were saved/ } },
   ],
 ];
 
@@ -95,9 +95,9 @@ describe('cellOutcome', () => {
     if (expected.error.traceback) expect(outcome.error!.traceback).toEqual(expected.error.traceback);
   });
 
-  // Known wrong (left as a failing test): a cell that did stop on the interrupt, and whose kernel
+  // A cell that did stop on the interrupt, and whose kernel
   // died afterwards (during the file sync), is reported as one that "did not stop when interrupted".
-  it.failing('does not claim an interrupted cell ignored the interrupt when it stopped and the kernel died later', () => {
+  it('does not claim an interrupted cell ignored the interrupt when it stopped and the kernel died later', () => {
     const outcome = cellOutcome(run({ done: done('error', keyboardInterrupt), interrupted: true, failure: new KernelGoneError() }));
     expect(outcome.sandboxLost).toBe(true);
     expect(outcome.error?.value).not.toMatch(/did not stop when interrupted/);

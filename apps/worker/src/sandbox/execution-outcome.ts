@@ -43,6 +43,10 @@ export function cellOutcome(run: CellRun): CellOutcome {
     if (run.done.status === 'error') return { status: 'failed', sandboxLost: false, error: run.done.error };
     return { status: 'completed', sandboxLost: false, error: null };
   }
+  if (run.done) {
+    // The cell ended, then the kernel died before its files were handed over.
+    return { status: 'failed', sandboxLost: true, error: { name: 'SandboxError', value: `The sandbox kernel exited after the cell ended, before its files were saved, and ${lostNote}`, traceback: [] } };
+  }
   // The kernel is gone: killed after a timeout, out of memory, or crashed.
   if (run.killed || (run.interrupted && !run.oomKilled)) {
     return {

@@ -215,10 +215,9 @@ describe('SandboxPool', () => {
       expect(driver.running.map((s) => s.id)).toEqual([]);
     });
 
-    // Known bug (left failing): onModuleDestroy waits for the refill loop but not for starts in
-    // flight, so it returns while such a sandbox still runs; the process may exit before the start
-    // finishes and removes it, leaving a container behind until a reaper finds it.
-    it.failing('does not return before a sandbox whose start was in flight is removed', async () => {
+    // Shutdown waits for starts in flight: otherwise the process may exit before such a start
+    // finishes and removes its sandbox, leaving a container behind until a reaper finds it.
+    it('does not return before a sandbox whose start was in flight is removed', async () => {
       const { driver, destroyed } = await destroyDuringStart();
       await destroyed;
       expect(driver.sandboxes).toHaveLength(1);
@@ -226,9 +225,9 @@ describe('SandboxPool', () => {
     });
   });
 
-  // Known bug (left failing): when raising a warm sandbox to the container's tier fails, the
-  // sandbox is neither in the warm pool nor bound to the container, and nothing removes it.
-  it.failing('removes a warm sandbox whose update to the container tier failed', async () => {
+  // When raising a warm sandbox to the container's tier fails, the sandbox is neither in the warm
+  // pool nor bound to the container: it must be removed there and then.
+  it('removes a warm sandbox whose update to the container tier failed', async () => {
     const { driver, pool } = started(1);
     pool.onApplicationBootstrap();
     const [warmId] = await filled(pool, 1);

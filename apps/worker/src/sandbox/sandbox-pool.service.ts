@@ -76,7 +76,11 @@ export class SandboxPool implements OnApplicationBootstrap, OnModuleDestroy {
     let sandbox = this.takeWarm();
     if (sandbox) {
       // Warm sandboxes wait at a low CPU weight, so refilling the pool never slows running cells.
-      await sandbox.update({ memoryBytes: bytes, cpuShares: ACTIVE_CPU_SHARES });
+      const taken = sandbox;
+      await taken.update({ memoryBytes: bytes, cpuShares: ACTIVE_CPU_SHARES }).catch(async (err: unknown) => {
+        await taken.remove().catch(() => undefined); // neither warm nor bound any more: nothing else would remove it
+        throw err;
+      });
     } else {
       sandbox = await this.driver.create({ memoryBytes: bytes, cpuShares: ACTIVE_CPU_SHARES, labels: this.labels() });
     }
@@ -139,8 +143,8 @@ export class SandboxPool implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     this.closing = true;
-    // A sandbox being started right now is removed by the refill loop once it sees `closing`.
-    await this.filling;
+    // A sandbox being started right now is removed by the refill loop, or by start(), once it sees `closing`.
+    await Promise.allSettled([this.filling, ...this.starting.values()]);
     const all = [...this.warm.splice(0), ...[...this.live.values()].map((l) => l.sandbox)];
     this.live.clear();
     await Promise.all(all.map((s) => s.remove().catch(() => undefined)));
