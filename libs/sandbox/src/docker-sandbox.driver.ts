@@ -1,6 +1,7 @@
 import Docker from 'dockerode';
 import { PassThrough, type Writable } from 'node:stream';
 import { KernelProtocolError, KernelSession } from './kernel-session';
+import { seccompSecurityOpt } from './seccomp-profile';
 import { DEPLOYMENT_LABEL, SANDBOX_LABEL, type ManagedSandboxInfo, type Sandbox, type SandboxDriver, type SandboxSpec } from './sandbox-driver';
 
 export interface DockerSandboxSettings {
@@ -19,8 +20,8 @@ const SANDBOX_UID = '1000:1000';
 
 /**
  * Sandboxes as hardened Docker containers: no network, every capability dropped, no new
- * privileges, read-only root, non-root user, tini as PID 1, memory/pids/CPU limits, a size-capped
- * tmpfs at /mnt/data, and only the environment we give (never the host's).
+ * privileges, our seccomp profile, read-only root, non-root user, tini as PID 1, memory/pids/CPU
+ * limits, a size-capped tmpfs at /mnt/data, and only the environment we give (never the host's).
  */
 export class DockerSandboxDriver implements SandboxDriver {
   private readonly docker = new Docker();
@@ -45,7 +46,7 @@ export class DockerSandboxDriver implements SandboxDriver {
         NetworkMode: 'none',
         ReadonlyRootfs: true,
         CapDrop: ['ALL'],
-        SecurityOpt: ['no-new-privileges'],
+        SecurityOpt: ['no-new-privileges', seccompSecurityOpt()],
         Init: true,
         Memory: spec.memoryBytes,
         MemorySwap: spec.memoryBytes,
