@@ -8,6 +8,7 @@ import { ConfigError, hashKey, loadConfig, tenantOf } from '@cibox/config';
 import { MinioObjectStore } from '@cibox/storage';
 import { AppModule } from './app.module';
 import { toErrorResponse } from './common/api-error.filter';
+import { answerClientErrors } from './common/client-error';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
@@ -35,6 +36,7 @@ async function bootstrap(): Promise<void> {
   const server = app.getHttpServer();
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  answerClientErrors(server);
   app.get(Logger).log(`api listening on http://${config.host}:${config.port}`);
 }
 

@@ -1,5 +1,5 @@
 import { InvalidRequestError } from './errors';
-import { containerFileNameSchema, containerListQuerySchema, createContainerSchema, parseOrThrow } from './schemas';
+import { MAX_FILE_NAME_BYTES, containerListQuerySchema, createContainerSchema, fileNameSchema, parseFileName, parseOrThrow } from './schemas';
 import { newId } from './ids';
 
 describe('parseOrThrow', () => {
@@ -11,7 +11,7 @@ describe('parseOrThrow', () => {
 
   it('uses the root param for a scalar schema', () => {
     try {
-      parseOrThrow(containerFileNameSchema, '..', 'file');
+      parseOrThrow(fileNameSchema, '..', 'file');
       throw new Error('should have thrown');
     } catch (err) {
       expect(err).toBeInstanceOf(InvalidRequestError);
@@ -25,12 +25,39 @@ describe('parseOrThrow', () => {
     expect(() => parseOrThrow(containerListQuerySchema, { limit: '1.5' })).toThrow(expect.objectContaining({ param: 'limit' }));
   });
 
-  it.each(['..', '.', 'a/b', 'a\\b', 'nul\0', 'line\nbreak', ''])('refuses the file name %j', (name) => {
-    expect(containerFileNameSchema.safeParse(name).success).toBe(false);
+});
+
+describe('fileNameSchema (one rule for Files API and container file names)', () => {
+  it.each([
+    ['..', "must not be '.' or '..'"],
+    ['.', "must not be '.' or '..'"],
+    ['a/b', 'must not contain /'],
+    ['a\\b', 'must not contain /'],
+    ['nul\0', 'control characters'],
+    ['line\nbreak', 'control characters'],
+    ['del\x7f', 'control characters'],
+    ['c1\x85', 'control characters'],
+    ['', 'must not be empty'],
+    [' lead.txt', 'white space'],
+    ['trail.txt ', 'white space'],
+    ['lone\ud800', 'valid Unicode'],
+    ['a'.repeat(256), `at most ${MAX_FILE_NAME_BYTES} bytes`],
+    ['ü'.repeat(128), `at most ${MAX_FILE_NAME_BYTES} bytes`], // 128 characters, 256 bytes
+  ])('refuses %j', (name, why) => {
+    const result = fileNameSchema.safeParse(name);
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.message).toContain(why);
   });
 
-  it('accepts ordinary file names', () => {
-    for (const name of ['data.csv', 'report 2024.xlsx', '.hidden', 'ünïcode.txt']) expect(containerFileNameSchema.safeParse(name).success).toBe(true);
+  it('accepts ordinary file names, up to 255 bytes of UTF-8', () => {
+    for (const name of ['data.csv', 'report 2024.xlsx', '.hidden', '...', 'ünïcode.txt', '数据.csv', 'a'.repeat(255), '数'.repeat(85)])
+      expect(fileNameSchema.safeParse(name).success).toBe(true);
+  });
+
+  it('parseFileName throws a 400 naming the param, with a long name shown cut', () => {
+    expect(() => parseFileName('x'.repeat(300), 'file_ids.2')).toThrow(
+      expect.objectContaining({ status: 400, param: 'file_ids.2', code: 'invalid_file_name', message: expect.stringMatching(/^Invalid file name "x{64}…": must be at most 255 bytes/) }),
+    );
   });
 });
 

@@ -63,11 +63,32 @@ export const containerFileFromIdSchema = z
   .object({ file_id: z.string({ required_error: 'is required' }).min(1).max(200) })
   .strict();
 
-/** A file name as it will sit in `/mnt/data`: one path segment, nothing that walks out. */
-export const containerFileNameSchema = z
+/** The longest file name, in bytes of UTF-8: what Linux file systems hold (NAME_MAX). */
+export const MAX_FILE_NAME_BYTES = 255;
+
+/**
+ * A file name, for the Files API and container files alike: one rule for both, so any uploaded
+ * file can be copied into a container and sit in `/mnt/data` under its own name. One path segment
+ * that names something and reads the same everywhere it is shown.
+ */
+export const fileNameSchema = z
   .string()
   .min(1, 'must not be empty')
-  .max(255, 'must be at most 255 characters')
-  // Control characters are exactly what this rule is about.
+  .refine((n) => Buffer.byteLength(n, 'utf8') <= MAX_FILE_NAME_BYTES, `must be at most ${MAX_FILE_NAME_BYTES} bytes of UTF-8`)
+  .refine((n) => n !== '.' && n !== '..', "must not be '.' or '..'")
+  .refine((n) => !/[/\\]/.test(n), 'must not contain / or \\ (it is a name, not a path)')
+  // C0, DEL and C1 control characters (NUL among them): invisible, and a newline forges log lines.
   // eslint-disable-next-line no-control-regex
-  .refine((n) => n !== '.' && n !== '..' && !/[/\\\0]/.test(n) && !/[\x00-\x1f]/.test(n), 'is not a valid file name');
+  .refine((n) => !/[\x00-\x1f\x7f-\x9f]/.test(n), 'must not contain control characters')
+  // A lone surrogate has no UTF-8 form: it would be stored as something other than what was sent.
+  .refine((n) => !/\p{Cs}/u.test(n), 'must be valid Unicode text')
+  .refine((n) => n.trim() === n, 'must not begin or end with white space');
+
+/** `name` if it is a valid file name (see `fileNameSchema`), or a 400 naming `param`. */
+export function parseFileName(name: string, param: string): string {
+  const result = fileNameSchema.safeParse(name);
+  if (result.success) return result.data;
+  // A name past the limit is shown cut, so the error stays readable.
+  const shown = name.length > 64 ? `${name.slice(0, 64)}…` : name;
+  throw new InvalidRequestError(`Invalid file name ${JSON.stringify(shown)}: ${result.error.issues[0]?.message ?? 'invalid'}.`, param, 'invalid_file_name');
+}

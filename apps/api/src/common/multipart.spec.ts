@@ -1,6 +1,6 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type { Request } from 'express';
-import { PayloadTooLargeError } from '@cibox/contracts';
+import { InvalidRequestError, PayloadTooLargeError } from '@cibox/contracts';
 import { receiveMultipart } from './multipart';
 
 const BOUNDARY = 'cibox-test-boundary';
@@ -72,5 +72,51 @@ describe('receiveMultipart', () => {
     await new Promise((r) => setTimeout(r, 50)); // the pipe into the store is torn down meanwhile
     req.end(`\r\n--${BOUNDARY}--\r\n`);
     expect(await outcome).toBeInstanceOf(PayloadTooLargeError);
+  });
+
+  describe('file names', () => {
+    /** A one-part form whose Content-Disposition carries `filename` as these exact bytes. */
+    function named(filename: Buffer): Request {
+      const req = new PassThrough() as unknown as Request & PassThrough;
+      (req as unknown as { headers: Record<string, string> }).headers = { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` };
+      req.end(
+        Buffer.concat([
+          Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="`),
+          filename,
+          Buffer.from(`"\r\n\r\nhello\r\n--${BOUNDARY}--\r\n`),
+        ]),
+      );
+      return req;
+    }
+    const store = jest.fn(async (body: Readable) => {
+      for await (const chunk of body) void chunk;
+    });
+    beforeEach(() => store.mockClear());
+
+    it.each(['ü.txt', '数据.csv', 'émoji 🎉.md'])('reads the UTF-8 name %j as sent', async (name) => {
+      const got = await receiveMultipart(named(Buffer.from(name, 'utf8')), 1024, store);
+      expect(got.file?.filename).toBe(name);
+    });
+
+    it('takes an empty file name as a text field, so the file counts as missing', async () => {
+      const got = await receiveMultipart(named(Buffer.alloc(0)), 1024, store);
+      expect(got).toEqual({ fields: { file: 'hello' }, file: null });
+    });
+
+    it.each([
+      ['a path', 'dir/x.txt'],
+      ['a Windows path', 'C:\\fakepath\\x.txt'],
+      ['..', '..'],
+      ['.', '.'],
+      ['300 characters', 'a'.repeat(300)],
+      ['86 three-byte characters (258 bytes)', '数'.repeat(86)],
+      ['a tab', 'a\tb.txt'],
+      ['a leading space', ' x.txt'],
+    ])('refuses %s with a 400 and stores nothing', async (_case, name) => {
+      const outcome = await receiveMultipart(named(Buffer.from(name, 'utf8')), 1024, store).catch((err: unknown) => err);
+      expect(outcome).toBeInstanceOf(InvalidRequestError);
+      expect(outcome).toMatchObject({ param: 'file', code: 'invalid_file_name' });
+      expect(store).not.toHaveBeenCalled();
+    });
   });
 });

@@ -1,7 +1,7 @@
 import busboy from 'busboy';
 import type { Request } from 'express';
 import { PassThrough, type Readable } from 'node:stream';
-import { InvalidRequestError, PayloadTooLargeError } from '@cibox/contracts';
+import { InvalidRequestError, PayloadTooLargeError, parseFileName } from '@cibox/contracts';
 
 export interface UploadedFile<T> {
   filename: string;
@@ -21,7 +21,8 @@ export function isMultipart(req: Request): boolean {
 /**
  * Streams the multipart field `file` into `store` as it arrives (never buffering it whole) and
  * collects the text fields. Over `maxBytes` the store is aborted, the rest of the body is drained
- * so the client reads our answer, and a 413 is thrown.
+ * so the client reads our answer, and a 413 is thrown. A file name that is not valid
+ * (`parseFileName`) is a 400 before anything is stored.
  */
 export function receiveMultipart<T>(
   req: Request,
@@ -31,7 +32,14 @@ export function receiveMultipart<T>(
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, limits: { fileSize: maxBytes, files: 1, fields: 20, fieldSize: 64 * 1024 } });
+      parser = busboy({
+        headers: req.headers,
+        limits: { fileSize: maxBytes, files: 1, fields: 20, fieldSize: 64 * 1024 },
+        // Clients (browsers, undici, curl) send file names as raw UTF-8; busboy's default is latin1.
+        defParamCharset: 'utf8',
+        // The name is checked as sent: a path or `..` is refused, never quietly cut to its last segment.
+        preservePath: true,
+      });
     } catch {
       reject(new InvalidRequestError('Expected a multipart/form-data body with a `file` field.', 'file'));
       return;
@@ -53,6 +61,14 @@ export function receiveMultipart<T>(
         file.resume();
         return;
       }
+      let filename: string;
+      try {
+        filename = parseFileName(info.filename ?? '', 'file');
+      } catch (err) {
+        fail(err as Error);
+        file.resume();
+        return;
+      }
       const body = new PassThrough();
       file.on('error', (err: Error) => body.destroy(err));
       let bytes = 0;
@@ -69,7 +85,6 @@ export function receiveMultipart<T>(
         file.resume();
       });
       file.pipe(body);
-      const filename = info.filename ?? '';
       stored = store(body, filename).then((result) => ({ filename, bytes, stored: result }));
       stored.catch(() => undefined);
     });

@@ -6,9 +6,9 @@ import {
   InvalidRequestError,
   NotFoundError,
   containerFileFromIdSchema,
-  containerFileNameSchema,
   newId,
   nowSeconds,
+  parseFileName,
   parseOrThrow,
   type ContainerFileObject,
   type ListQuery,
@@ -46,19 +46,15 @@ export class ContainerFilesService {
     if (isMultipart(req)) {
       const upload = await receiveUploadInto(req, this.config.maxUploadBytes, this.store, key);
       if (!upload.file) throw new InvalidRequestError("Missing required parameter: 'file'.", 'file');
-      filename = upload.file.filename;
+      filename = upload.file.filename; // checked by receiveUploadInto
       bytes = upload.file.bytes;
-      const valid = containerFileNameSchema.safeParse(filename);
-      if (!valid.success) {
-        await this.store.remove(key).catch(() => undefined);
-        throw new InvalidRequestError(`Invalid file name '${filename}': ${valid.error.issues[0]?.message ?? 'invalid'}.`, 'file');
-      }
     } else {
       const { file_id } = parseOrThrow(containerFileFromIdSchema, req.body ?? {});
       const file = await this.files.get(tenant, file_id);
       if (!file) throw new NotFoundError('File', file_id);
+      // Files API names follow the same rule; this refuses one stored before the rule existed.
+      filename = parseFileName(file.filename, 'file_id');
       await this.store.copy(file.object_key, key);
-      filename = file.filename;
       bytes = file.bytes;
     }
     const record: ContainerFileRecord = {

@@ -5,6 +5,7 @@ import {
   NotFoundError,
   newId,
   nowSeconds,
+  parseFileName,
   type ContainerObject,
   type CreateContainerRequest,
   type ListQuery,
@@ -41,6 +42,8 @@ export class ContainersService {
     for (const [i, fileId] of (req.file_ids ?? []).entries()) {
       const file = await this.files.get(tenant, fileId);
       if (!file) throw new InvalidRequestError(`File with id '${fileId}' not found.`, `file_ids.${i}`, 'not_found');
+      // Files API names follow the container rule; this refuses one stored before the rule existed.
+      parseFileName(file.filename, `file_ids.${i}`);
       sources.push(file);
     }
     const now = nowSeconds();

@@ -32,9 +32,8 @@ export class FilesService {
       if (!upload.file) throw new InvalidRequestError("Missing required parameter: 'file'.", 'file');
       if (upload.fields.purpose === undefined) throw new InvalidRequestError("Missing required parameter: 'purpose'.", 'purpose');
       const purpose = parseOrThrow(filePurposeSchema, upload.fields.purpose, 'purpose');
-      const filename = upload.file.filename || 'upload';
-      if (filename.length > 1024) throw new InvalidRequestError('File name is too long.', 'file');
-      const record: FileRecord = { id, tenant, bytes: upload.file.bytes, created_at: nowSeconds(), filename, purpose, object_key: key };
+      // The name was checked by receiveUploadInto, by the rule container files share.
+      const record: FileRecord = { id, tenant, bytes: upload.file.bytes, created_at: nowSeconds(), filename: upload.file.filename, purpose, object_key: key };
       await this.files.insert(record);
       return toFileObject(record);
     } catch (err) {
