@@ -8,8 +8,9 @@ const root = path.resolve(__dirname, '..');
 const marker = path.join(root, 'node_modules', '.package-lock.json');
 const lock = path.join(root, 'package-lock.json');
 if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs) {
-  // `npm install` rather than `npm ci`: npm 11 rejects this lock file in `ci` for optional
-  // platform packages (msgpackr-extract's darwin/win builds) that it never needs on Linux.
-  console.log('[bootstrap] installing npm dependencies…');
-  execSync('npm install --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
+  // `npm ci`: exactly what the lock says, as the Dockerfile installs it. (The lock can be used by
+  // `ci` because package.json overrides msgpackr-extract to 3.0.4, the newest release whose
+  // platform packages are all published; later ones declare some that were never published.)
+  console.log('[bootstrap] installing npm dependencies (npm ci)…');
+  execSync('npm ci --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
 }
