@@ -1,6 +1,6 @@
 // Installs npm dependencies when they are missing or older than the lock file. Plain Node, no deps:
 // it runs before anything is installed.
-const { existsSync, statSync } = require('node:fs');
+const { existsSync, rmSync, statSync } = require('node:fs');
 const { execSync } = require('node:child_process');
 const path = require('node:path');
 
@@ -14,3 +14,8 @@ if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs) {
   console.log('[bootstrap] installing npm dependencies (npm ci)…');
   execSync('npm ci --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
 }
+// The `node` devDependency (Node 22, for tools/test.ts) links node_modules/.bin/node, which npm
+// scripts and npx put first on PATH: every `#!/usr/bin/env node` tool would silently run on it.
+// package.json's postinstall removes the link after `npm ci`/`npm install`; `npm install <pkg>`
+// runs no root postinstall, so this removes it too, before `npm test` or `npm run up` start tsx.
+rmSync(path.join(root, 'node_modules', '.bin', 'node'), { force: true });
