@@ -14,10 +14,6 @@ export function newId(kind: IdKind): string {
   return ID_PREFIX[kind] + randomBytes(24).toString('hex');
 }
 
-export function hasPrefix(kind: IdKind, id: string): boolean {
-  return id.startsWith(ID_PREFIX[kind]) && /^[A-Za-z0-9_-]{1,200}$/.test(id);
-}
-
 /** Unix seconds, as every OpenAI timestamp. */
 export function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);

@@ -40,12 +40,6 @@ export interface ContainerFileObject {
   source: ContainerFileSource;
 }
 
-export interface DeletedObject<T extends string> {
-  id: string;
-  object: T;
-  deleted: true;
-}
-
 export interface ListEnvelope<T> {
   object: 'list';
   data: T[];

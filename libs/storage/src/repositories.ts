@@ -99,7 +99,7 @@ export class FileRepository {
 
 export class ContainerRepository {
   private readonly records: RedisRecords<ContainerRecord>;
-  constructor(private readonly redis: Redis) {
+  constructor(redis: Redis) {
     this.records = new RedisRecords(redis, 'container');
   }
 

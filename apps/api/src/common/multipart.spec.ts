@@ -48,7 +48,7 @@ describe('receiveMultipart', () => {
           () => 'accepted',
           (err: unknown) => err,
         ),
-        new Promise((r) => setTimeout(() => r('hung'), 5000)),
+        new Promise((r) => setTimeout(() => r('hung'), 5000).unref()),
       ]);
       expect(outcome).toBeInstanceOf(PayloadTooLargeError);
       expect(req.readableEnded).toBe(true);
@@ -65,7 +65,7 @@ describe('receiveMultipart', () => {
         () => 'accepted',
         (err: unknown) => err,
       ),
-      new Promise((r) => setTimeout(() => r('hung'), 3000)),
+      new Promise((r) => setTimeout(() => r('hung'), 3000).unref()),
     ]);
     req.write(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="f.bin"\r\n\r\n`);
     req.write(Buffer.alloc(2048, 1)); // crosses the 1 KiB limit
