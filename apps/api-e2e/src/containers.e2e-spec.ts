@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import OpenAI, { toFile } from 'openai';
 import { ageContainer, client, expectOpenAIError, raw } from './support/clients';
+import { execute } from './support/executions';
 
 describe('Containers API through the official SDK', () => {
   const a = client('a');
@@ -51,8 +52,10 @@ describe('Containers API through the official SDK', () => {
     await expect(b.containers.retrieve(mine.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     const del = await raw('DELETE', `/v1/containers/${mine.id}`, { key: process.env.CIBOX_KEY_B! });
     expect(del.status).toBe(404);
+    const own = await b.containers.create({ name: 'theirs' });
     const theirs: string[] = [];
     for await (const c of b.containers.list()) theirs.push(c.id);
+    expect(theirs).toContain(own.id); // the listing works, and still leaves ours out
     expect(theirs).not.toContain(mine.id);
     await expect(b.containers.files.list(mine.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     expect((await a.containers.retrieve(mine.id)).id).toBe(mine.id);
@@ -102,11 +105,18 @@ describe('Containers API through the official SDK', () => {
     expect((await a.containers.retrieve(c.id)).status).toBe('expired');
   });
 
-  it('refreshes last_active_at on container operations', async () => {
-    const c = await a.containers.create({ name: 'touch' });
+  it('refreshes last_active_at on container operations; listing containers does not', async () => {
+    const name = `touch-${randomBytes(4).toString('hex')}`;
+    const c = await a.containers.create({ name });
+    // Read through the list, which leaves the idle clock alone (retrieve would refresh it).
+    const listed = async () => (await a.containers.list({ name })).data[0]!.last_active_at!;
     await ageContainer(c.id, 300);
+    expect(await listed()).toBe(c.last_active_at! - 300);
     await a.containers.files.list(c.id);
-    const after = await a.containers.retrieve(c.id);
-    expect(after.last_active_at!).toBeGreaterThanOrEqual(c.last_active_at!);
+    expect(await listed()).toBeGreaterThanOrEqual(c.last_active_at!);
+    await ageContainer(c.id, 300);
+    expect(await listed()).toBeLessThan(c.last_active_at!);
+    expect((await execute(c.id, '1')).status).toBe('completed');
+    expect(await listed()).toBeGreaterThanOrEqual(c.last_active_at!);
   });
 });

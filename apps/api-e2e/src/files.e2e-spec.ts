@@ -44,8 +44,10 @@ describe('Files API through the official SDK', () => {
     await expect(b.files.retrieve(mine.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     await expect(b.files.content(mine.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     await expect(b.files.delete(mine.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    const own = await b.files.create({ file: await toFile(Buffer.from('theirs'), 't.txt'), purpose: 'assistants' });
     const theirs: string[] = [];
     for await (const f of b.files.list()) theirs.push(f.id);
+    expect(theirs).toContain(own.id); // the listing works, and still leaves ours out
     expect(theirs).not.toContain(mine.id);
     expect((await a.files.retrieve(mine.id)).id).toBe(mine.id);
   });

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
+import { DEPLOYMENT_LABEL, SANDBOX_LABEL, WORKER_LABEL } from '@cibox/sandbox';
 import { eventually, startStack, type Stack } from '@cibox/testing';
 import { ageContainer, client, raw } from './support/clients';
 import { execute } from './support/executions';
@@ -14,14 +15,16 @@ const dockerInspect = (id: string): any => {
   return r.status === 0 ? JSON.parse(r.stdout)[0] : null;
 };
 
-async function sandboxOf(redisUrl: string, containerId: string): Promise<string> {
+async function redisValue(redisUrl: string, key: string): Promise<string> {
   const redis = new Redis(redisUrl);
   try {
-    return (await redis.get(`cibox:container-sandbox:${containerId}`))!;
+    return (await redis.get(key))!;
   } finally {
     await redis.quit();
   }
 }
+
+const sandboxOf = (redisUrl: string, containerId: string) => redisValue(redisUrl, `cibox:container-sandbox:${containerId}`);
 
 describe('sandbox lifecycle', () => {
   const a = client('a');
@@ -164,7 +167,13 @@ describe('losing a worker', () => {
     const main = client('a');
     const c = await main.containers.create({ name: 'neighbour' });
     expect((await execute(c.id, 'v = 41')).status).toBe('completed');
-    await new Promise((r) => setTimeout(r, 3000));
+    // A witness this stack's reaper must remove: a sandbox of its own deployment whose worker never
+    // lived. Once it is gone, a full sweep over this stack's sandboxes has run since the main one's began.
+    const deployment = await redisValue(stack.redisUrl, 'cibox:deployment');
+    const labels = [`${SANDBOX_LABEL}=1`, `${DEPLOYMENT_LABEL}=${deployment}`, `${WORKER_LABEL}=never-lived`].flatMap((l) => ['--label', l]);
+    const witness = spawnSync('docker', ['create', ...labels, process.env.SANDBOX_IMAGE ?? 'cibox-sandbox:latest', 'true'], { encoding: 'utf8' }).stdout.trim();
+    expect(dockerInspect(witness)).not.toBeNull();
+    await eventually(() => dockerInspect(witness) === null, { timeoutMs: 20_000 });
     const again = await execute(c.id, 'v + 1');
     expect({ results: again.results, state_lost: again.state_lost }).toEqual({ results: [{ type: 'text', text: '42' }], state_lost: false });
   });
