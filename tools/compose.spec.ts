@@ -14,6 +14,13 @@ describe('docker-compose.yml', () => {
     expect(r.stdout).toMatch(/appendonly/);
   });
 
+  it('restarts every service that stops on its own (restart: unless-stopped)', () => {
+    const r = config({ S3_ACCESS_KEY: 'access', S3_SECRET_KEY: 'secretsecret', API_KEYS: 'sk-1' });
+    const services = r.stdout.split(/^ {2}(?=\w[\w-]*:\n)/m).filter((block) => / image: /.test(block));
+    expect(services.map((block) => block.split(':')[0]).sort()).toEqual(['api', 'minio', 'redis', 'worker']);
+    for (const block of services) expect(block).toMatch(/^ {4}restart: unless-stopped$/m);
+  });
+
   it('refuses to start without API keys or S3 credentials (no default secrets)', () => {
     const r = config({});
     expect(r.status).not.toBe(0);

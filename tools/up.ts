@@ -1,4 +1,7 @@
-/** `npm run up`: installs what is missing, starts the whole stack in the foreground, stops it on Ctrl-C. */
+/**
+ * `npm run up`: installs what is missing, starts the whole stack in the foreground and keeps it up
+ * (a crashed process is restarted with back-off), stops it on Ctrl-C or SIGTERM.
+ */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { URL } from 'node:url';
@@ -24,6 +27,7 @@ async function main(): Promise<void> {
     workers: Number(process.env.WORKERS ?? 1),
     env: { SANDBOX_IMAGE: process.env.SANDBOX_IMAGE ?? image },
     inheritOutput: process.env.QUIET !== '1',
+    supervise: { log: (line) => process.stderr.write(`[supervisor] ${line}\n`) },
   });
   process.stdout.write(
     [
@@ -41,17 +45,16 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stdout.write('\nstopping…\n');
-    void stack.stop().then(() => process.exit(0));
+    stack.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`stopping failed: ${(err as Error)?.message ?? String(err)}\n`);
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
-  for (const p of stack.processes) {
-    p.child.once('exit', (code) => {
-      if (stopping) return;
-      process.stderr.write(`${p.name} exited unexpectedly (${code}); stopping the stack\n`);
-      shutdown();
-    });
-  }
 }
 
 main().catch((err: unknown) => {

@@ -1,8 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import Redis from 'ioredis';
+// Jest's globalSetup loads this file outside its module map, so other libs are imported by path.
+// eslint-disable-next-line @nx/enforce-module-boundaries
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { DEPLOYMENT_LABEL, SANDBOX_LABEL, WORKER_LABEL } from '../../sandbox/src/sandbox-driver';
 import { eventually } from './eventually';
+import { launchProcess, type ManagedProcess, type Supervision } from './managed-process';
+
+export type { ManagedProcess, Supervision } from './managed-process';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -25,12 +34,12 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** Print service output to the console instead of only to log files. */
   inheritOutput?: boolean;
-}
-
-export interface ManagedProcess {
-  name: string;
-  child: ChildProcess;
-  stop(signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Restart a process that exits on its own (api, workers, and the Redis and S3 server this
+   * started), with exponential back-off, and on stop remove sandboxes a crashed worker left behind.
+   * `npm run up` sets it; the e2e suite does not, since it kills workers on purpose.
+   */
+  supervise?: Supervision;
 }
 
 export interface Stack {
@@ -69,37 +78,31 @@ export async function tcpReachable(host: string, port: number, timeoutMs = 500):
   });
 }
 
-function launch(name: string, cmd: string, args: string[], env: Record<string, string>, opts: StackOptions): ManagedProcess {
-  const logFile = path.join(opts.dataDir, `${name}.log`);
-  const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const log = createWriteStream(logFile, { flags: 'a' });
-  for (const stream of [child.stdout, child.stderr]) {
-    stream?.pipe(log, { end: false });
-    if (opts.inheritOutput) stream?.on('data', (d: Buffer) => process.stdout.write(`[${name}] ${d.toString()}`));
-  }
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
-    name,
-    child,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-      log.end();
-    },
-  };
-}
-
 const nodeApp = (app: 'api' | 'worker') => ['-r', path.join(ROOT, 'tools', 'register-paths.cjs'), path.join(ROOT, 'dist', 'apps', app, 'src', 'main.js')];
 
 /** Starts Redis (unless given), the S3 server (unless given), the api and the workers, and waits for /health. */
 export async function startStack(opts: StackOptions): Promise<Stack> {
   mkdirSync(opts.dataDir, { recursive: true });
   const processes: ManagedProcess[] = [];
+  const workerIds: string[] = [];
+  let deployment: string | null = null;
+  let stopping = false;
+  const launch = (name: string, cmd: string, args: string[], env: Record<string, string>) =>
+    launchProcess({
+      name,
+      cmd,
+      args,
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      logFile: path.join(opts.dataDir, `${name}.log`),
+      inheritOutput: opts.inheritOutput,
+      supervise: opts.supervise,
+      shuttingDown: () => stopping,
+    });
   const stop = async () => {
+    stopping = true;
     for (const p of [...processes].reverse()) await p.stop();
+    if (opts.supervise && deployment) await removeSandboxes(deployment, workerIds);
   };
   try {
     let redisUrl = opts.redisUrl;
@@ -107,7 +110,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const port = opts.redisPort || (await freePort());
       const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', opts.dataDir, '--save', ''];
       args.push('--appendonly', opts.persistRedis ? 'yes' : 'no');
-      processes.push(launch('redis', 'redis-server', args, {}, opts));
+      processes.push(launch('redis', 'redis-server', args, {}));
       await eventually(() => tcpReachable('127.0.0.1', port), { timeoutMs: 15_000 });
       redisUrl = `redis://127.0.0.1:${port}`;
     }
@@ -115,7 +118,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     if (!s3Endpoint) {
       const port = await freePort();
       processes.push(
-        launch('s3', process.execPath, [path.join(ROOT, 'dist', 'tools', 's3-server.js'), '--port', String(port), '--dir', path.join(opts.dataDir, 's3')], {}, opts),
+        launch('s3', process.execPath, [path.join(ROOT, 'dist', 'tools', 's3-server.js'), '--port', String(port), '--dir', path.join(opts.dataDir, 's3')], {}),
       );
       await eventually(() => tcpReachable('127.0.0.1', port), { timeoutMs: 15_000 });
       s3Endpoint = `http://127.0.0.1:${port}`;
@@ -128,10 +131,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       API_KEYS: opts.apiKeys.join(','),
       ...opts.env,
     };
-    processes.push(launch('api', process.execPath, nodeApp('api'), env, opts));
+    processes.push(launch('api', process.execPath, nodeApp('api'), env));
     const startWorker = (id: string, extra: Record<string, string> = {}) => {
-      const p = launch(`worker-${id}`, process.execPath, nodeApp('worker'), { ...env, WORKER_ID: id, ...extra }, opts);
+      const p = launch(`worker-${id}`, process.execPath, nodeApp('worker'), { ...env, WORKER_ID: id, ...extra });
       processes.push(p);
+      workerIds.push(id);
       return Promise.resolve(p);
     };
     for (let i = 0; i < (opts.workers ?? 1); i++) await startWorker(`w${i + 1}`);
@@ -145,9 +149,36 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       },
       { timeoutMs: 60_000, intervalMs: 100 },
     );
+    // Healthy means a worker is up, and so has set the deployment id its sandboxes are labelled with.
+    if (opts.supervise) deployment = await readDeployment(redisUrl);
     return { baseUrl, port, redisUrl, s3Endpoint, env, processes, startWorker, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+async function readDeployment(redisUrl: string): Promise<string | null> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    return await redis.get('cibox:deployment');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * A worker stopped with SIGTERM removes its own sandboxes; one that crashed (and was waiting for
+ * its restart when the stack stopped, or restarted too recently to have reaped them) cannot.
+ */
+async function removeSandboxes(deployment: string, workerIds: string[]): Promise<void> {
+  const filters = ['--filter', `label=${SANDBOX_LABEL}=1`, '--filter', `label=${DEPLOYMENT_LABEL}=${deployment}`];
+  const { stdout } = await promisify(execFile)('docker', ['ps', '-a', ...filters, '--format', `{{.ID}} {{.Label "${WORKER_LABEL}"}}`]);
+  const ids = stdout
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter(([id, worker]) => id && worker && workerIds.includes(worker))
+    .map(([id]) => id!);
+  if (ids.length > 0) await promisify(execFile)('docker', ['rm', '-f', ...ids]);
 }

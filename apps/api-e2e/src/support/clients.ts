@@ -9,7 +9,11 @@ export function client(tenant: 'a' | 'b' = 'a'): OpenAI {
 }
 
 /** Raw HTTP for our extensions and for malformed input the SDK would never send. */
-export async function raw(method: string, path: string, init: { body?: unknown; headers?: Record<string, string>; key?: string | null } = {}) {
+export async function raw(
+  method: string,
+  path: string,
+  init: { body?: unknown; headers?: Record<string, string>; key?: string | null; baseUrl?: string } = {},
+) {
   const headers: Record<string, string> = { ...init.headers };
   const key = init.key === undefined ? process.env.CIBOX_KEY_A! : init.key;
   if (key) headers.authorization = `Bearer ${key}`;
@@ -21,7 +25,7 @@ export async function raw(method: string, path: string, init: { body?: unknown; 
     body = JSON.stringify(init.body);
     headers['content-type'] = 'application/json';
   }
-  const res = await fetch(`${baseUrl()}${path}`, { method, headers, body });
+  const res = await fetch(`${init.baseUrl ?? baseUrl()}${path}`, { method, headers, body });
   const text = await res.text();
   let json: unknown = null;
   try {

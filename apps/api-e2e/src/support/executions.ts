@@ -15,11 +15,12 @@ export interface Execution {
   truncated: { stdout: boolean; stderr: boolean };
 }
 
-/** Runs code through our extension endpoint and returns the finished execution. */
-export async function execute(containerId: string, code: string, opts: { timeout_ms?: number; key?: string } = {}): Promise<Execution> {
+/** Runs code through our extension endpoint and returns the finished execution (on the suite's stack unless `baseUrl`). */
+export async function execute(containerId: string, code: string, opts: { timeout_ms?: number; key?: string; baseUrl?: string } = {}): Promise<Execution> {
   const res = await raw('POST', `/v1/containers/${containerId}/executions`, {
     body: { code, ...(opts.timeout_ms ? { timeout_ms: opts.timeout_ms } : {}) },
     key: opts.key,
+    baseUrl: opts.baseUrl,
   });
   if (res.status !== 200) throw new Error(`execution failed with HTTP ${res.status}: ${res.text}`);
   return res.json as Execution;
