@@ -135,6 +135,27 @@ export class ContainerRepository {
 }
 
 /**
+ * KEYS: the path → id hash, the container's index, the files version. ARGV: path, id, record JSON,
+ * score, record key prefix, whether to check, the id the path must hold ('' for none). Returns
+ * {1, replaced record JSON or ''} or, when the check fails, {0, ''}.
+ */
+const UPSERT_BY_PATH = `
+local previous = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[6] == '1' and (previous or '') ~= ARGV[7] then return {0, ''} end
+local replaced = ''
+if previous then
+  replaced = redis.call('GET', ARGV[5] .. previous) or ''
+  redis.call('DEL', ARGV[5] .. previous)
+  redis.call('ZREM', KEYS[2], previous)
+end
+redis.call('SET', ARGV[5] .. ARGV[2], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('INCR', KEYS[3])
+return {1, replaced}
+`;
+
+/**
  * Container files; a path maps to at most one file, so a new upload to a path replaces the old one.
  * Every change bumps the container's files version, which lets a worker skip an unchanged sync.
  */
@@ -150,13 +171,39 @@ export class ContainerFileRepository {
 
   /** Inserts `r`, returning the record it replaced at the same path, if any. */
   async upsertByPath(r: ContainerFileRecord): Promise<ContainerFileRecord | null> {
-    const previousId = await this.redis.hget(this.pathsKey(r.container_id), r.path);
-    const previous = previousId ? await this.records.get(previousId) : null;
-    if (previous) await this.records.remove(previous.id, [r.container_id]);
-    await this.records.insert(r, [r.container_id], Date.now());
-    await this.redis.hset(this.pathsKey(r.container_id), r.path, r.id);
-    await this.bump(r.container_id);
-    return previous;
+    const result = await this.upsert(r, null);
+    return result.replaced;
+  }
+
+  /**
+   * Inserts `r` only if its path still holds the file `expectedId` (null: no file), returning what
+   * it replaced, or `applied: false` and no change when another write to the path came first.
+   */
+  upsertByPathIf(r: ContainerFileRecord, expectedId: string | null): Promise<{ applied: boolean; replaced: ContainerFileRecord | null }> {
+    return this.upsert(r, expectedId ?? '');
+  }
+
+  /**
+   * One script, so writes to a path are wholly ordered: each sees the one before it, and none can
+   * leave a second record listed at the same path. The order of these commits is what decides which
+   * of an upload and a cell's write wins (see FileSync).
+   */
+  private async upsert(r: ContainerFileRecord, expectedId: string | null): Promise<{ applied: boolean; replaced: ContainerFileRecord | null }> {
+    const [applied, replaced] = (await this.redis.eval(
+      UPSERT_BY_PATH,
+      3,
+      this.pathsKey(r.container_id),
+      this.records.indexKey(r.container_id),
+      redisKeys.containerFilesVersion(r.container_id),
+      r.path,
+      r.id,
+      JSON.stringify(r),
+      Date.now(),
+      this.records.recordKey(''),
+      expectedId === null ? '0' : '1',
+      expectedId ?? '',
+    )) as [number, string];
+    return { applied: applied === 1, replaced: replaced ? (JSON.parse(replaced) as ContainerFileRecord) : null };
   }
 
   /** The container's files version: changes whenever any of its files does. */

@@ -14,6 +14,8 @@ export interface LiveSandbox {
   files: Map<string, string>;
   /** The container's files version at the last sync; null before the first. */
   syncedVersion: string | null;
+  /** Paths cells changed that are not saved to S3 yet: past one execution's share (see FileSync). */
+  unsaved: string[];
   lastUsedMs: number;
 }
 
@@ -68,7 +70,7 @@ export class SandboxPool implements OnApplicationBootstrap, OnModuleDestroy {
       sandbox = await this.driver.create({ memoryBytes: bytes, cpuShares: ACTIVE_CPU_SHARES, labels: this.labels() });
     }
     this.refill();
-    const live: LiveSandbox = { containerId, sandbox, memoryLimit, files: new Map(), syncedVersion: null, lastUsedMs: Date.now() };
+    const live: LiveSandbox = { containerId, sandbox, memoryLimit, files: new Map(), syncedVersion: null, unsaved: [], lastUsedMs: Date.now() };
     this.live.set(containerId, live);
     return { live, fresh: true };
   }
