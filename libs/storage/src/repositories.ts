@@ -186,7 +186,8 @@ export class ContainerFileRepository {
   /**
    * One script, so writes to a path are wholly ordered: each sees the one before it, and none can
    * leave a second record listed at the same path. The order of these commits is what decides which
-   * of an upload and a cell's write wins (see FileSync).
+   * of an upload and a cell's write wins (see FileSync). `expectedId` null writes whatever the path
+   * holds; a string requires the path to hold that id ('' for no file).
    */
   private async upsert(r: ContainerFileRecord, expectedId: string | null): Promise<{ applied: boolean; replaced: ContainerFileRecord | null }> {
     const [applied, replaced] = (await this.redis.eval(
