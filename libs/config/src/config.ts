@@ -26,6 +26,7 @@ const envSchema = z.object({
   SANDBOX_DISK_BYTES: int(512 * 1024 * 1024, 1024 * 1024),
   SANDBOX_PIDS_LIMIT: int(256, 16),
   SANDBOX_CPUS: z.coerce.number().positive().default(1),
+  SANDBOX_SYNC_MAX_FILES: int(1000, 1),
   WORKER_CONCURRENCY: int(32, 1),
   REAPER_INTERVAL_MS: int(10_000, 100),
   QUEUE_LOCK_MS: int(30_000, 1000),
@@ -50,6 +51,8 @@ export interface AppConfig {
     diskBytes: number;
     pidsLimit: number;
     cpus: number;
+    /** Changed files an execution saves before its result is out; the rest are saved right after it. */
+    syncMaxFiles: number;
   };
   workerConcurrency: number;
   reaperIntervalMs: number;
@@ -95,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       diskBytes: e.SANDBOX_DISK_BYTES,
       pidsLimit: e.SANDBOX_PIDS_LIMIT,
       cpus: e.SANDBOX_CPUS,
+      syncMaxFiles: e.SANDBOX_SYNC_MAX_FILES,
     },
     workerConcurrency: e.WORKER_CONCURRENCY,
     reaperIntervalMs: e.REAPER_INTERVAL_MS,

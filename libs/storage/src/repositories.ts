@@ -8,6 +8,7 @@ import type {
   MemoryLimit,
 } from '@cibox/contracts';
 import { stateKeys } from './state-keys';
+import { runScript } from './scripts';
 import { RedisRecords, type Page, type PageRequest } from './redis-records';
 
 export interface FileRecord {
@@ -150,13 +151,32 @@ export class ContainerFileRepository {
 
   /** Inserts `r`, returning the record it replaced at the same path, if any. */
   async upsertByPath(r: ContainerFileRecord): Promise<ContainerFileRecord | null> {
-    const previousId = await this.redis.hget(this.pathsKey(r.container_id), r.path);
-    const previous = previousId ? await this.records.get(previousId) : null;
-    if (previous) await this.records.remove(previous.id, [r.container_id]);
-    await this.records.insert(r, [r.container_id], Date.now());
-    await this.redis.hset(this.pathsKey(r.container_id), r.path, r.id);
-    await this.bump(r.container_id);
-    return previous;
+    const result = await this.upsert(r, null);
+    return result.replaced;
+  }
+
+  /**
+   * Inserts `r` only if its path still holds the file `expectedId` (null: no file), returning what
+   * it replaced, or `applied: false` and no change when another write to the path came first.
+   */
+  upsertByPathIf(r: ContainerFileRecord, expectedId: string | null): Promise<{ applied: boolean; replaced: ContainerFileRecord | null }> {
+    return this.upsert(r, expectedId ?? '');
+  }
+
+  /**
+   * One script, so writes to a path are wholly ordered: each sees the one before it, and none can
+   * leave a second record listed at the same path. The order of these commits is what decides which
+   * of an upload and a cell's write wins (see FileSync). `expectedId` null writes whatever the path
+   * holds; a string requires the path to hold that id ('' for no file).
+   */
+  private async upsert(r: ContainerFileRecord, expectedId: string | null): Promise<{ applied: boolean; replaced: ContainerFileRecord | null }> {
+    const [applied, replaced] = (await runScript(
+      this.redis,
+      'ciboxUpsertFileByPath',
+      [this.pathsKey(r.container_id), this.records.indexKey(r.container_id), stateKeys.containerFilesVersion(r.container_id)],
+      [r.path, r.id, JSON.stringify(r), Date.now(), this.records.recordKey(''), expectedId === null ? '0' : '1', expectedId ?? ''],
+    )) as [number, string];
+    return { applied: applied === 1, replaced: replaced ? (JSON.parse(replaced) as ContainerFileRecord) : null };
   }
 
   /** The container's files version: changes whenever any of its files does. */

@@ -56,6 +56,29 @@ export const REDIS_SCRIPTS = {
       redis.call('set', KEYS[1], ARGV[2])
       return ARGV[2]`,
   },
+  /**
+   * A container file written at its path, replacing what the path held. KEYS: the path → id hash,
+   * the container's index, the files version. ARGV: path, id, record JSON, score, record key prefix,
+   * whether to check, the id the path must hold ('' for none). Returns {1, replaced record JSON or ''}
+   * or, when the check fails, {0, ''}.
+   */
+  ciboxUpsertFileByPath: {
+    numberOfKeys: 3,
+    lua: `
+      local previous = redis.call('HGET', KEYS[1], ARGV[1])
+      if ARGV[6] == '1' and (previous or '') ~= ARGV[7] then return {0, ''} end
+      local replaced = ''
+      if previous then
+        replaced = redis.call('GET', ARGV[5] .. previous) or ''
+        redis.call('DEL', ARGV[5] .. previous)
+        redis.call('ZREM', KEYS[2], previous)
+      end
+      redis.call('SET', ARGV[5] .. ARGV[2], ARGV[3])
+      redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
+      redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+      redis.call('INCR', KEYS[3])
+      return {1, replaced}`,
+  },
 } as const;
 
 type ScriptName = keyof typeof REDIS_SCRIPTS;

@@ -66,6 +66,7 @@ export async function storedObjectKeys(): Promise<string[]> {
   const url = new URL(process.env.CIBOX_S3_ENDPOINT!);
   const s3 = new Client({ endPoint: url.hostname, port: Number(url.port), useSSL: false, accessKey: 'S3RVER', secretKey: 'S3RVER', region: 'us-east-1' });
   const keys: string[] = [];
-  for await (const item of s3.listObjectsV2('cibox', '', true) as AsyncIterable<{ name?: string }>) if (item.name) keys.push(item.name);
+  // ListObjects v1: the embedded server answers v2's second page (past 1,000 keys) with a 500.
+  for await (const item of s3.listObjects('cibox', '', true) as AsyncIterable<{ name?: string }>) if (item.name) keys.push(item.name);
   return keys.sort();
 }

@@ -24,8 +24,6 @@ const INTERRUPT_GRACE_MS = EXECUTION_LIMITS.interruptGraceMs;
 /** Figures kept per execution, and the largest one: what the sandbox sends is untrusted input. */
 const MAX_IMAGES = 32;
 const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
-/** Time for a finished cell's changed files to reach S3 (up to /mnt/data's whole cap). */
-const FILE_SYNC_TIMEOUT_MS = EXECUTION_LIMITS.fileSyncMs;
 
 /** Runs one execution job: the container's sandbox, its files, the cell, the events, the result. */
 @Injectable()
@@ -44,7 +42,26 @@ export class ExecutionService {
   ) {}
 
   run(job: ExecuteJobData): Promise<void> {
-    return this.mutex.run(job.containerId, () => this.runLocked(job));
+    return this.mutex.run(job.containerId, async () => {
+      await this.runLocked(job);
+      await this.saveUnsaved(job.containerId);
+    });
+  }
+
+  /**
+   * Files a cell changed past one execution's share are saved once its result is out, still under
+   * the container's lock, so they are listed before the container's next execution runs.
+   */
+  private async saveUnsaved(containerId: string): Promise<void> {
+    const live = this.pool.get(containerId);
+    if (!live || live.unsaved.length === 0) return;
+    const container = await this.containers.getAny(containerId);
+    try {
+      if (container) await this.files.saveUnsaved(live, container);
+    } catch (err) {
+      this.logger.error(`saving the rest of ${containerId}'s changed files: ${(err as Error).message}`);
+    }
+    if (!live.sandbox.session.alive) await this.pool.discard(containerId);
   }
 
   private async runLocked(job: ExecuteJobData): Promise<void> {
@@ -160,10 +177,12 @@ export class ExecutionService {
         }
         if (done) {
           truncated = { stdout: done.truncated.stdout || stdout.truncated, stderr: done.truncated.stderr || stderr.truncated };
-          // What the sandbox reports is untrusted: a sync that stalls ends the session, like one that lies.
-          const watchdog = setTimeout(() => session.abort(`did not hand over its files within ${FILE_SYNC_TIMEOUT_MS / 1000} s`), FILE_SYNC_TIMEOUT_MS);
-          const changed = await this.files.pullFromSandbox(live, container, done.files, done.deleted).finally(() => clearTimeout(watchdog));
-          files.push(...changed.map(toContainerFileObject));
+          const pulled = await this.files.pullFromSandbox(live, container, done.files, done.deleted);
+          files.push(...pulled.saved.map(toContainerFileObject));
+          for (const note of pulled.notes) {
+            const text = stderr.append(note);
+            if (text) void publish({ type: 'stderr', text });
+          }
         }
         const failure = session.failure;
         const outcome = cellOutcome({

@@ -14,6 +14,8 @@ export interface LiveSandbox {
   files: Map<string, string>;
   /** The container's files version at the last sync; null before the first. */
   syncedVersion: string | null;
+  /** Paths cells changed that are not saved to S3 yet: past one execution's share (see FileSync). */
+  unsaved: string[];
   lastUsedMs: number;
 }
 
@@ -85,7 +87,7 @@ export class SandboxPool implements OnApplicationBootstrap, OnModuleDestroy {
       sandbox = await this.driver.create({ memoryBytes: bytes, cpuShares: ACTIVE_CPU_SHARES, labels: this.labels() });
     }
     this.refill();
-    const live: LiveSandbox = { containerId, sandbox, memoryLimit, files: new Map(), syncedVersion: null, lastUsedMs: Date.now() };
+    const live: LiveSandbox = { containerId, sandbox, memoryLimit, files: new Map(), syncedVersion: null, unsaved: [], lastUsedMs: Date.now() };
     if (this.closing) {
       await sandbox.remove().catch(() => undefined);
       throw new Error('the worker is shutting down');
