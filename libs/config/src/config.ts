@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
@@ -30,6 +30,15 @@ const envSchema = z.object({
   WORKER_CONCURRENCY: int(32, 1),
   REAPER_INTERVAL_MS: int(10_000, 100),
   QUEUE_LOCK_MS: int(30_000, 1000),
+  MODEL_BASE_URL: z.string().url().optional(),
+  MODEL_API_KEY: z.string().optional(),
+  MODELS_FILE: z.string().min(1).optional(),
+  MODEL_TIMEOUT_MS: int(120_000, 1000),
+  MODEL_MAX_RETRIES: int(3),
+  MAX_TOOL_CALLS: int(20, 1),
+  SIGNING_SECRET: z.string().min(16).optional(),
+  PUBLIC_BASE_URL: z.string().url().optional(),
+  RESPONSE_TTL_S: int(30 * 24 * 3600, 60),
 });
 
 export interface AppConfig {
@@ -58,6 +67,25 @@ export interface AppConfig {
   reaperIntervalMs: number;
   /** How long a job stays claimed by a silent worker before another may take it (BullMQ lock and stall check). */
   queueLockMs: number;
+  model: {
+    /** The default OpenAI-compatible upstream (`MODEL_BASE_URL`, e.g. https://api.openai.com/v1). */
+    baseUrl: string | null;
+    apiKey: string | null;
+    /** A JSON file routing model names to upstreams; see libs/model. */
+    modelsFile: string | null;
+    /** Time allowed between two chunks of the upstream's stream (and for its first byte). */
+    timeoutMs: number;
+    /** Retries of a call that failed before its first chunk (429, 5xx, connection errors). */
+    maxRetries: number;
+  };
+  /** Ceiling on tool calls in one response, whatever `max_tool_calls` asks for. */
+  maxToolCalls: number;
+  /** Key of the signed, expiring links to container files (image URLs). Random per process when unset. */
+  signingSecret: string;
+  /** Origin that links are built on (e.g. https://cibox.example.com); else the request's own. */
+  publicBaseUrl: string | null;
+  /** How long stored responses are kept. */
+  responseTtlS: number;
 }
 
 export class ConfigError extends Error {}
@@ -103,6 +131,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     workerConcurrency: e.WORKER_CONCURRENCY,
     reaperIntervalMs: e.REAPER_INTERVAL_MS,
     queueLockMs: e.QUEUE_LOCK_MS,
+    model: {
+      baseUrl: e.MODEL_BASE_URL?.replace(/\/+$/, '') ?? null,
+      apiKey: e.MODEL_API_KEY ?? null,
+      modelsFile: e.MODELS_FILE ?? null,
+      timeoutMs: e.MODEL_TIMEOUT_MS,
+      maxRetries: e.MODEL_MAX_RETRIES,
+    },
+    maxToolCalls: e.MAX_TOOL_CALLS,
+    signingSecret: e.SIGNING_SECRET ?? randomBytes(32).toString('hex'),
+    publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, '') ?? null,
+    responseTtlS: e.RESPONSE_TTL_S,
   };
 }
 
