@@ -6,6 +6,11 @@ export const ID_PREFIX = {
   container: 'cntr_',
   containerFile: 'cfile_',
   execution: 'exec_',
+  response: 'resp_',
+  message: 'msg_',
+  codeInterpreterCall: 'ci_',
+  functionCall: 'fc_',
+  toolCall: 'call_',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;
