@@ -40,6 +40,10 @@ export interface ResponseRunOptions {
   /** Receives each event as it happens, numbered. */
   emit: (event: ResponseEvent) => void;
   signal: AbortSignal;
+  /** Told of every execution, with its full result (Chat Completions reports them in its extension field). */
+  onExecution?: (item: CodeInterpreterCallItem, execution: ExecutionObject) => void;
+  /** Parameters added to every upstream call as they are (Chat Completions passes the caller's through). */
+  upstreamParams?: Record<string, unknown>;
 }
 
 export interface ResponseRunResult {
@@ -216,6 +220,7 @@ export class ResponseRun {
       const toolsAllowed = this.toolCalls < this.opts.maxToolCalls;
       const tools: ChatFunctionTool[] = [...(ci ? [this.pythonTool()] : []), ...this.userFunctions];
       const request: ChatRequest = {
+        ...this.opts.upstreamParams,
         model: this.opts.request.model,
         messages: this.withInstructions(this.transcript),
         ...(tools.length > 0 ? { tools, tool_choice: toolsAllowed ? (forced ?? 'auto') : 'none' } : {}),
@@ -430,6 +435,7 @@ export class ResponseRun {
       if (result.type === 'image') outputs.push({ type: 'image', url: this.opts.sandbox!.fileUrl(item.container_id, result.file_id) });
     }
     item.outputs = outputs;
+    this.opts.onExecution?.(item, execution);
     // A Python exception is the code's outcome, not the tool's: only a timeout or a lost sandbox fails the call.
     item.status = execution.status === 'timed_out' || (execution.status === 'failed' && execution.state_lost) ? 'failed' : 'completed';
     this.emit({ type: 'response.code_interpreter_call.completed', item_id: item.id, output_index: call.outputIndex });

@@ -6,3 +6,4 @@ export * from './tokens';
 export * from './storage.module';
 export * from './execution.repository';
 export * from './worker-registry';
+export * from './response.repository';

@@ -16,4 +16,8 @@ export const stateKeys = {
   execution: (executionId: string) => `cibox:execution:${executionId}`,
   /** Set by the worker that starts an execution: a second start (after a stall) must not run it again. */
   executionStarted: (executionId: string) => `cibox:execution-started:${executionId}`,
+  /** A stored response: the object, its input items, and the conversation a follow-up continues. */
+  response: (responseId: string) => `cibox:response:${responseId}`,
+  /** List: the events a response streamed, in order, for replay (`GET ...?stream=true`). */
+  responseEvents: (responseId: string) => `cibox:response-events:${responseId}`,
 };

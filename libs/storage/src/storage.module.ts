@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { MinioObjectStore } from './minio-object-store';
 import { ExecutionRepository } from './execution.repository';
+import { ResponseRepository } from './response.repository';
 import { REDIS_SCRIPTS } from './scripts';
 import { ContainerFileRepository, ContainerRepository, FileRepository } from './repositories';
 import { WorkerRegistry } from './worker-registry';
@@ -26,8 +27,9 @@ export class StorageModule implements OnApplicationShutdown {
         { provide: ContainerFileRepository, useFactory: (r: Redis) => new ContainerFileRepository(r), inject: [REDIS] },
         { provide: ExecutionRepository, useFactory: (r: Redis) => new ExecutionRepository(r), inject: [REDIS] },
         { provide: WorkerRegistry, useFactory: (r: Redis) => new WorkerRegistry(r), inject: [REDIS] },
+        { provide: ResponseRepository, useFactory: (r: Redis) => new ResponseRepository(r, config.responseTtlS), inject: [REDIS] },
       ],
-      exports: [APP_CONFIG, REDIS, OBJECT_STORE, FileRepository, ContainerRepository, ContainerFileRepository, ExecutionRepository, WorkerRegistry],
+      exports: [APP_CONFIG, REDIS, OBJECT_STORE, FileRepository, ContainerRepository, ContainerFileRepository, ExecutionRepository, WorkerRegistry, ResponseRepository],
     };
   }
 

@@ -95,4 +95,44 @@ export class ContainerFilesService {
     await this.store.remove(record.object_key).catch(() => undefined);
     return { id: fileId, object: 'container.file.deleted' as const, deleted: true as const };
   }
+
+  /**
+   * Puts a Files API file, or bytes given inline, at /mnt/data/<name> in a container (input files of
+   * a response). `param` names the request field in errors.
+   */
+  async place(
+    tenant: string,
+    containerId: string,
+    source: { fileId: string } | { filename: string; data: Buffer },
+    param: string,
+  ): Promise<ContainerFileObject> {
+    const id = newId('containerFile');
+    const key = objectKeys.containerFile(tenant, containerId, id);
+    let filename: string;
+    let bytes: number;
+    if ('fileId' in source) {
+      const file = await this.files.get(tenant, source.fileId);
+      if (!file) throw new InvalidRequestError(`File with id '${source.fileId}' not found.`, param, 'not_found');
+      filename = parseFileName(file.filename, param);
+      await this.store.copy(file.object_key, key);
+      bytes = file.bytes;
+    } else {
+      filename = parseFileName(source.filename, param);
+      await this.store.put(key, source.data, source.data.length);
+      bytes = source.data.length;
+    }
+    const record: ContainerFileRecord = {
+      id,
+      tenant,
+      container_id: containerId,
+      path: `${CONTAINER_DATA_DIR}/${filename}`,
+      bytes,
+      created_at: nowSeconds(),
+      source: 'user',
+      object_key: key,
+    };
+    const replaced = await this.containerFiles.upsertByPath(record);
+    if (replaced) await this.store.remove(replaced.object_key).catch(() => undefined);
+    return toContainerFileObject(record);
+  }
 }

@@ -9,6 +9,6 @@ import { ContainersService } from './containers.service';
   imports: [SandboxesModule],
   controllers: [ContainersController],
   providers: [ContainersService, ContainerFilesService],
-  exports: [ContainersService],
+  exports: [ContainersService, ContainerFilesService],
 })
 export class ContainersModule {}

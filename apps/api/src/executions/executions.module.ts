@@ -10,5 +10,6 @@ import { ExecutionsService } from './executions.service';
   imports: [ContainersModule, SandboxesModule],
   controllers: [ExecutionsController],
   providers: [ExecutionEvents, ExecutionsService],
+  exports: [ExecutionsService],
 })
 export class ExecutionsModule {}
