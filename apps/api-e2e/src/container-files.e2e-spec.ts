@@ -11,6 +11,8 @@ describe('Container files API through the official SDK', () => {
     const bytes = randomBytes(123_457);
     const f = await a.containers.files.create(c.id, { file: await toFile(bytes, 'data.bin') });
     expect(f).toMatchObject({ object: 'container.file', bytes: bytes.length, container_id: c.id, path: '/mnt/data/data.bin', source: 'user' });
+    // Our extension: the name alone, as code written for LiteLLM's gateway opens `file.filename`.
+    expect((f as typeof f & { filename: string }).filename).toBe('data.bin');
     expect(f.id).toMatch(/^cfile_[0-9a-f]{48}$/);
     expect(await a.containers.files.retrieve(f.id, { container_id: c.id })).toEqual(f);
     const content = Buffer.from(await (await a.containers.files.content.retrieve(f.id, { container_id: c.id })).arrayBuffer());
@@ -23,7 +25,7 @@ describe('Container files API through the official SDK', () => {
     const c = await a.containers.create({ name: 'with-files', file_ids: [file.id] });
     const listed = (await a.containers.files.list(c.id)).data;
     expect(listed).toHaveLength(1);
-    expect(listed[0]).toMatchObject({ path: '/mnt/data/input.csv', source: 'user', bytes: csv.length });
+    expect(listed[0]).toMatchObject({ path: '/mnt/data/input.csv', filename: 'input.csv', source: 'user', bytes: csv.length });
 
     const other = await a.files.create({ file: await toFile(Buffer.from('{"k":1}'), 'conf.json'), purpose: 'user_data' });
     const copied = await a.containers.files.create(c.id, { file_id: other.id });

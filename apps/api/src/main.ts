@@ -9,6 +9,7 @@ import { MinioObjectStore } from '@cibox/storage';
 import { AppModule } from './app.module';
 import { toErrorResponse } from './common/api-error.filter';
 import { answerClientErrors } from './common/client-error';
+import { aliasRootPaths } from './common/root-alias';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
@@ -23,6 +24,7 @@ async function bootstrap(): Promise<void> {
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.use(aliasRootPaths);
   // JSON bodies only; multipart uploads stay unparsed streams for the handlers to pipe to S3.
   app.use(express.json({ limit: '4mb', type: ['application/json', 'application/*+json'] }));
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {

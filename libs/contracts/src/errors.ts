@@ -33,6 +33,12 @@ export class AuthenticationError extends ApiError {
   }
 }
 
+export class PermissionDeniedError extends ApiError {
+  constructor(message: string, code: string | null = null) {
+    super(403, message, 'invalid_request_error', null, code);
+  }
+}
+
 export class NotFoundError extends ApiError {
   constructor(kind: string, id: string) {
     super(404, `${kind} with id '${id}' not found.`, 'invalid_request_error', null, 'not_found');

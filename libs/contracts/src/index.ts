@@ -3,3 +3,4 @@ export * from './ids';
 export * from './objects';
 export * from './schemas';
 export * from './execution';
+export * from './file-links';

@@ -38,6 +38,8 @@ export interface ContainerFileObject {
   container_id: string;
   path: string;
   source: ContainerFileSource;
+  /** Our extension (OpenAI's object has only `path`): the last segment of `path`. */
+  filename: string;
 }
 
 export interface ListEnvelope<T> {
@@ -49,3 +51,8 @@ export interface ListEnvelope<T> {
 }
 
 export const CONTAINER_DATA_DIR = '/mnt/data';
+
+/** The file name of a container file: the last segment of its path. */
+export function containerFileName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}

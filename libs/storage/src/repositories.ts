@@ -1,11 +1,12 @@
 import type { Redis } from 'ioredis';
-import type {
-  ContainerFileObject,
-  ContainerFileSource,
-  ContainerObject,
-  FileObject,
-  FilePurpose,
-  MemoryLimit,
+import {
+  containerFileName,
+  type ContainerFileObject,
+  type ContainerFileSource,
+  type ContainerObject,
+  type FileObject,
+  type FilePurpose,
+  type MemoryLimit,
 } from '@cibox/contracts';
 import { stateKeys } from './state-keys';
 import { runScript } from './scripts';
@@ -66,7 +67,16 @@ export interface ContainerFileRecord {
 }
 
 export function toContainerFileObject(r: ContainerFileRecord): ContainerFileObject {
-  return { id: r.id, object: 'container.file', created_at: r.created_at, bytes: r.bytes, container_id: r.container_id, path: r.path, source: r.source };
+  return {
+    id: r.id,
+    object: 'container.file',
+    created_at: r.created_at,
+    bytes: r.bytes,
+    container_id: r.container_id,
+    path: r.path,
+    source: r.source,
+    filename: containerFileName(r.path),
+  };
 }
 
 /** Files API metadata; every read is scoped to a tenant, so another tenant's id reads as absent. */

@@ -14,6 +14,8 @@ declare global {
 /** Starts the real stack once for the suite: Redis, the S3 server, api and a worker, as processes. */
 export default async function globalSetup(): Promise<void> {
   const keys = [`sk-test-a-${randomBytes(8).toString('hex')}`, `sk-test-b-${randomBytes(8).toString('hex')}`];
+  // Known to the suite, so it can sign links to container files as the api does.
+  const signingSecret = randomBytes(32).toString('hex');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cibox-e2e-'));
   const stack = await startStack({
     apiKeys: keys,
@@ -24,12 +26,14 @@ export default async function globalSetup(): Promise<void> {
       MAX_UPLOAD_BYTES: String(8 * 1024 * 1024),
       SANDBOX_IMAGE: process.env.SANDBOX_IMAGE ?? 'cibox-sandbox:latest',
       WARM_POOL_SIZE: '2',
+      SIGNING_SECRET: signingSecret,
     },
   });
   globalThis.__CIBOX_STACK__ = stack;
   process.env.CIBOX_BASE_URL = stack.baseUrl;
   process.env.CIBOX_KEY_A = keys[0];
   process.env.CIBOX_KEY_B = keys[1];
+  process.env.CIBOX_SIGNING_SECRET = signingSecret;
   process.env.CIBOX_REDIS_URL = stack.redisUrl;
   process.env.CIBOX_S3_ENDPOINT = stack.s3Endpoint;
   process.env.CIBOX_DATA_DIR = dataDir;

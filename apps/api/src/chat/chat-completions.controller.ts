@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { Readable } from 'node:stream';
 import { Tenant } from '../common/auth.guard';
-import { requestOrigin } from '../common/origin';
+import { requestOrigin } from '../common/request-origin';
 import { ChatCompletionsService, offersCodeInterpreter } from './chat-completions.service';
 import { Inject } from '@nestjs/common';
 import { MODEL_GATEWAY, type ModelGateway } from '../responses/model-gateway';

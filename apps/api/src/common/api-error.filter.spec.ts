@@ -5,6 +5,7 @@ import {
   InvalidRequestError,
   NotFoundError,
   PayloadTooLargeError,
+  PermissionDeniedError,
   ServiceUnavailableError,
 } from '@cibox/contracts';
 import { toErrorResponse } from './api-error.filter';
@@ -13,6 +14,7 @@ describe('toErrorResponse', () => {
   const cases: [string, unknown, number, Partial<{ type: string; param: string | null; code: string | null; message: string }>][] = [
     ['InvalidRequestError', new InvalidRequestError('bad', 'name', 'invalid_value'), 400, { type: 'invalid_request_error', param: 'name', code: 'invalid_value' }],
     ['AuthenticationError', new AuthenticationError(), 401, { code: 'invalid_api_key', param: null }],
+    ['PermissionDeniedError', new PermissionDeniedError('This link has expired.', 'link_expired'), 403, { type: 'invalid_request_error', code: 'link_expired', param: null }],
     ['NotFoundError', new NotFoundError('Container', 'cntr_x'), 404, { message: "Container with id 'cntr_x' not found." }],
     ['PayloadTooLargeError', new PayloadTooLargeError(10), 413, { param: 'file', code: 'file_too_large' }],
     ['ContainerExpiredError', new ContainerExpiredError(), 400, { message: 'Container is expired.' }],

@@ -1,11 +1,19 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { containerListQuerySchema, createContainerSchema, listQuerySchema, parseOrThrow } from '@cibox/contracts';
+import {
+  containerFileName,
+  containerListQuerySchema,
+  createContainerSchema,
+  listQuerySchema,
+  nowSeconds,
+  parseOrThrow,
+} from '@cibox/contracts';
 import { toContainerFileObject } from '@cibox/storage';
 import { Tenant } from '../common/auth.guard';
 import { sendBlob } from '../common/send-blob';
 import { ContainersService } from './containers.service';
 import { ContainerFilesService } from './container-files.service';
+import { AcceptsSignedLink, SignedLinkExpires } from './signed-link.guard';
 
 @Controller('v1/containers')
 export class ContainersController {
@@ -52,9 +60,18 @@ export class ContainersController {
   }
 
   @Get(':id/files/:fileId/content')
-  async fileContent(@Tenant() tenant: string, @Param('id') id: string, @Param('fileId') fileId: string, @Res() res: Response) {
+  @AcceptsSignedLink()
+  async fileContent(
+    @Tenant() tenant: string,
+    @Param('id') id: string,
+    @Param('fileId') fileId: string,
+    @SignedLinkExpires() linkExpires: number | null,
+    @Res() res: Response,
+  ) {
     const { record, stream, size } = await this.files.content(tenant, id, fileId);
-    await sendBlob(res, { stream, size }, record.path.split('/').pop());
+    // A browser may keep what a link showed until the link expires, and share it with no one.
+    const cacheControl = linkExpires === null ? undefined : `private, max-age=${Math.max(0, linkExpires - nowSeconds())}`;
+    await sendBlob(res, { stream, size }, { filename: containerFileName(record.path), typeByExtension: true, cacheControl });
   }
 
   @Delete(':id/files/:fileId')

@@ -29,7 +29,7 @@ export class FilesController {
   @Get(':id/content')
   async content(@Tenant() tenant: string, @Param('id') id: string, @Res() res: Response) {
     const { record, stream, size } = await this.files.content(tenant, id);
-    await sendBlob(res, { stream, size }, record.filename);
+    await sendBlob(res, { stream, size }, { filename: record.filename });
   }
 
   @Delete(':id')

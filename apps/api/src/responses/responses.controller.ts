@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { InvalidRequestError, listQuerySchema, parseOrThrow } from '@cibox/contracts';
 import { presentResponse, type ResponseEvent } from '@cibox/responses';
 import { Tenant } from '../common/auth.guard';
-import { requestOrigin } from '../common/origin';
+import { requestOrigin } from '../common/request-origin';
 import { ResponsesService } from './responses.service';
 
 /** A query parameter that may repeat, sent as `include[]=a&include[]=b` or `include=a`. */
