@@ -178,6 +178,10 @@ export class ResponsesService {
   private inputFiles(tenant: string, sandbox: SandboxPort): InputFilesPort {
     return {
       attach: async (file, param) => {
+        // A bad file id is refused before a container is made for it.
+        if (file.file_id && !(await this.files.get(tenant, file.file_id))) {
+          throw new InvalidRequestError(`File with id '${file.file_id}' not found.`, `${param}.file_id`, 'not_found');
+        }
         const containerId = await sandbox.container();
         if (file.file_id) return (await this.containerFiles.place(tenant, containerId, { fileId: file.file_id }, `${param}.file_id`)).path;
         const filename = file.filename;
