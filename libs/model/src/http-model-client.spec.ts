@@ -9,12 +9,12 @@ import type { ModelConfig } from './model-routes';
 interface TestServer {
   base: string;
   requests: { headers: http.IncomingHttpHeaders; body: any }[];
-  handle(fn: (req: IncomingMessage, res: ServerResponse, n: number) => void | Promise<void>): void;
+  handle(fn: (req: IncomingMessage, res: ServerResponse, n: number) => unknown): void;
   close(): Promise<void>;
 }
 
 async function startServer(): Promise<TestServer> {
-  let handler: (req: IncomingMessage, res: ServerResponse, n: number) => void | Promise<void> = (_q, res) => res.end();
+  let handler: (req: IncomingMessage, res: ServerResponse, n: number) => unknown = (_q, res) => res.end();
   const requests: TestServer['requests'] = [];
   const server = http.createServer((req, res) => {
     let text = '';

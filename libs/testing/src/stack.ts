@@ -6,7 +6,6 @@ import { promisify } from 'node:util';
 import Redis from 'ioredis';
 // Jest's globalSetup loads this file outside its module map, so other libs are imported by path.
 // eslint-disable-next-line @nx/enforce-module-boundaries
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { DEPLOYMENT_LABEL, SANDBOX_LABEL, WORKER_LABEL } from '../../sandbox/src/sandbox-driver';
 import { eventually } from './eventually';
 import { launchProcess, type ManagedProcess, type Supervision } from './managed-process';
@@ -156,6 +155,35 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await stop();
     throw err;
   }
+}
+
+/** The scripted upstream (scripted-upstream.ts) as its own process, so a test blocking its event loop cannot stall it. */
+export async function launchScriptedUpstream(opts: { dataDir: string; apiKey: string; inheritOutput?: boolean }): Promise<{ url: string; baseUrl: string; process: ManagedProcess }> {
+  mkdirSync(opts.dataDir, { recursive: true });
+  const port = await freePort();
+  const child = launchProcess({
+    name: 'upstream',
+    cmd: process.execPath,
+    args: [path.join(ROOT, 'dist', 'tools', 'scripted-upstream.js'), '--port', String(port)],
+    cwd: ROOT,
+    env: { ...process.env, SCRIPTED_UPSTREAM_API_KEY: opts.apiKey },
+    logFile: path.join(opts.dataDir, 'upstream.log'),
+    inheritOutput: opts.inheritOutput,
+  });
+  try {
+    await eventually(
+      () => {
+        if (child.child.exitCode !== null) throw new Error(`the scripted upstream exited with ${child.child.exitCode}; see ${opts.dataDir}/upstream.log`);
+        return tcpReachable('127.0.0.1', port);
+      },
+      { timeoutMs: 15_000 },
+    );
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+  const url = `http://127.0.0.1:${port}`;
+  return { url, baseUrl: `${url}/v1`, process: child };
 }
 
 async function readDeployment(redisUrl: string): Promise<string | null> {
