@@ -5,3 +5,4 @@ export * from './scripted-turns';
 export * from './scripted-persona';
 export * from './scripted-upstream';
 export * from './scripted-upstream-client';
+export * from './python-client';

@@ -139,15 +139,18 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     };
     for (let i = 0; i < (opts.workers ?? 1); i++) await startWorker(`w${i + 1}`);
     const baseUrl = `http://127.0.0.1:${port}`;
-    await eventually(
+    // A process that exited will not become healthy: say so at once rather than at the deadline.
+    const exited = await eventually(
       async () => {
-        for (const p of processes) if (p.child.exitCode !== null) throw new Error(`${p.name} exited with ${p.child.exitCode}; see ${opts.dataDir}/${p.name}.log`);
+        const dead = processes.find((p) => p.child.exitCode !== null);
+        if (dead) return dead;
         const res = await fetch(`${baseUrl}/health`);
         if (res.status !== 200) throw new Error(`health: ${res.status} ${await res.text()}`);
-        return true;
+        return 'healthy';
       },
       { timeoutMs: 60_000, intervalMs: 100 },
     );
+    if (exited !== 'healthy') throw new Error(`${exited.name} exited with ${exited.child.exitCode}; see ${opts.dataDir}/${exited.name}.log`);
     // Healthy means a worker is up, and so has set the deployment id its sandboxes are labelled with.
     if (opts.supervise) deployment = await readDeployment(redisUrl);
     return { baseUrl, port, redisUrl, s3Endpoint, env, processes, startWorker, stop };
