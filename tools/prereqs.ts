@@ -5,6 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
+import { ensurePythonClient } from '../libs/testing/src/python-client';
 import { ensureSandboxImage } from './sandbox-image';
 
 export const ROOT = path.resolve(__dirname, '..');
@@ -21,7 +22,10 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
 
 /** Installs the Debian packages whose command is missing (apt-get, as root). */
 export function ensureDebianPackages(packages: Record<string, string>): void {
-  const missing = Object.entries(packages).filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
+  installDebianPackages(Object.entries(packages).filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg));
+}
+
+function installDebianPackages(missing: string[]): void {
   if (missing.length === 0) return;
   log(`installing Debian packages: ${missing.join(' ')}`);
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
@@ -55,6 +59,19 @@ export async function ensureDocker(): Promise<void> {
 export function buildApps(): void {
   log('compiling TypeScript');
   run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')]);
+}
+
+/**
+ * A Python with the official `openai` package for the e2e suite (a venv under .cache/python; see
+ * libs/testing/src/python-client.ts), installing Debian's python3 and its venv module if missing.
+ * Returns the interpreter's path.
+ */
+export function ensurePythonForTests(): string {
+  ensureDebianPackages({ python3: 'python3' });
+  if (spawnSync('python3', ['-c', 'import ensurepip, venv'], { stdio: 'ignore' }).status !== 0) {
+    installDebianPackages(['python3-venv']);
+  }
+  return ensurePythonClient(ROOT, log);
 }
 
 /** Returns the sandbox image tag. */

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, ensurePrerequisites } from './prereqs';
+import { ROOT, ensurePrerequisites, ensurePythonForTests } from './prereqs';
 
 /** ESLint with type-checked rules and Nx module boundaries (which read Nx's project graph). */
 function lint(): void {
@@ -42,12 +42,13 @@ function unitSuiteOnNode22(): number {
 
 async function main(): Promise<void> {
   const image = await ensurePrerequisites();
+  const python = ensurePythonForTests();
   if (process.env.SKIP_LINT !== '1') lint();
   const jestArgs = process.argv.slice(2);
   const r = spawnSync(process.execPath, [JEST, ...jestArgs], {
     cwd: ROOT,
     stdio: 'inherit',
-    env: { ...process.env, SANDBOX_IMAGE: image },
+    env: { ...process.env, SANDBOX_IMAGE: image, CIBOX_PYTHON: python },
   });
   if (r.status !== 0 || jestArgs.length > 0) process.exit(r.status ?? 1);
   process.exit(unitSuiteOnNode22());

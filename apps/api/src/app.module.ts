@@ -10,6 +10,7 @@ import { ContainersModule } from './containers/containers.module';
 import { ExecutionsModule } from './executions/executions.module';
 import { FilesModule } from './files/files.module';
 import { HealthModule } from './health/health.module';
+import { ModelsModule } from './models/models.module';
 
 @Module({})
 export class AppModule {
@@ -35,6 +36,7 @@ export class AppModule {
         ContainersModule,
         ExecutionsModule,
         HealthModule,
+        ModelsModule.forRoot(config),
       ],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

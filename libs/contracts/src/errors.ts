@@ -62,3 +62,30 @@ export class ServiceUnavailableError extends ApiError {
     super(503, message, 'server_error', null, 'service_unavailable');
   }
 }
+
+/** The model upstream failed us (down, timed out, rejected our key, broke its stream): not the caller's fault. */
+export class UpstreamError extends ApiError {
+  constructor(message: string, code = 'upstream_error') {
+    super(502, message, 'api_error', null, code);
+  }
+}
+
+/** No model upstream is configured, so nothing that needs a model can run; the rest of the api works. */
+export class ModelNotConfiguredError extends ApiError {
+  constructor() {
+    super(
+      503,
+      'No model upstream is configured: set MODEL_BASE_URL (and MODEL_API_KEY) or MODELS_FILE.',
+      'server_error',
+      'model',
+      'model_not_configured',
+    );
+  }
+}
+
+/** A model name that no route of the models file matches (and there is no default upstream). */
+export class ModelNotFoundError extends ApiError {
+  constructor(model: string) {
+    super(404, `The model '${model}' does not exist or is not configured on this server.`, 'invalid_request_error', 'model', 'model_not_found');
+  }
+}

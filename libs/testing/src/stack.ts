@@ -6,7 +6,6 @@ import { promisify } from 'node:util';
 import Redis from 'ioredis';
 // Jest's globalSetup loads this file outside its module map, so other libs are imported by path.
 // eslint-disable-next-line @nx/enforce-module-boundaries
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { DEPLOYMENT_LABEL, SANDBOX_LABEL, WORKER_LABEL } from '../../sandbox/src/sandbox-driver';
 import { eventually } from './eventually';
 import { launchProcess, type ManagedProcess, type Supervision } from './managed-process';
@@ -140,15 +139,18 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     };
     for (let i = 0; i < (opts.workers ?? 1); i++) await startWorker(`w${i + 1}`);
     const baseUrl = `http://127.0.0.1:${port}`;
-    await eventually(
+    // A process that exited will not become healthy: say so at once rather than at the deadline.
+    const exited = await eventually(
       async () => {
-        for (const p of processes) if (p.child.exitCode !== null) throw new Error(`${p.name} exited with ${p.child.exitCode}; see ${opts.dataDir}/${p.name}.log`);
+        const dead = processes.find((p) => p.child.exitCode !== null);
+        if (dead) return dead;
         const res = await fetch(`${baseUrl}/health`);
         if (res.status !== 200) throw new Error(`health: ${res.status} ${await res.text()}`);
-        return true;
+        return 'healthy';
       },
       { timeoutMs: 60_000, intervalMs: 100 },
     );
+    if (exited !== 'healthy') throw new Error(`${exited.name} exited with ${exited.child.exitCode}; see ${opts.dataDir}/${exited.name}.log`);
     // Healthy means a worker is up, and so has set the deployment id its sandboxes are labelled with.
     if (opts.supervise) deployment = await readDeployment(redisUrl);
     return { baseUrl, port, redisUrl, s3Endpoint, env, processes, startWorker, stop };
@@ -156,6 +158,35 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await stop();
     throw err;
   }
+}
+
+/** The scripted upstream (scripted-upstream.ts) as its own process, so a test blocking its event loop cannot stall it. */
+export async function launchScriptedUpstream(opts: { dataDir: string; apiKey: string; inheritOutput?: boolean }): Promise<{ url: string; baseUrl: string; process: ManagedProcess }> {
+  mkdirSync(opts.dataDir, { recursive: true });
+  const port = await freePort();
+  const child = launchProcess({
+    name: 'upstream',
+    cmd: process.execPath,
+    args: [path.join(ROOT, 'dist', 'tools', 'scripted-upstream.js'), '--port', String(port)],
+    cwd: ROOT,
+    env: { ...process.env, SCRIPTED_UPSTREAM_API_KEY: opts.apiKey },
+    logFile: path.join(opts.dataDir, 'upstream.log'),
+    inheritOutput: opts.inheritOutput,
+  });
+  try {
+    await eventually(
+      () => {
+        if (child.child.exitCode !== null) throw new Error(`the scripted upstream exited with ${child.child.exitCode}; see ${opts.dataDir}/upstream.log`);
+        return tcpReachable('127.0.0.1', port);
+      },
+      { timeoutMs: 15_000 },
+    );
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+  const url = `http://127.0.0.1:${port}`;
+  return { url, baseUrl: `${url}/v1`, process: child };
 }
 
 async function readDeployment(redisUrl: string): Promise<string | null> {

@@ -2,33 +2,54 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-// Jest loads globalSetup outside its module map, so the lib is imported by path here.
+// Jest loads globalSetup outside its module map, so the libs are imported by path here.
 // eslint-disable-next-line @nx/enforce-module-boundaries
-import { startStack, type Stack } from '../../../../libs/testing/src/stack';
+import { ensurePythonClient } from '../../../../libs/testing/src/python-client';
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { launchScriptedUpstream, startStack, type ManagedProcess, type Stack } from '../../../../libs/testing/src/stack';
 
 declare global {
-   
   var __CIBOX_STACK__: Stack | undefined;
+  var __CIBOX_UPSTREAM__: ManagedProcess | undefined;
 }
 
-/** Starts the real stack once for the suite: Redis, the S3 server, api and a worker, as processes. */
+const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
+
+/**
+ * Starts, once for the suite: the scripted model upstream, then the real stack (Redis, the S3
+ * server, api and a worker, as processes) pointed at it; and readies a Python with the openai package.
+ */
 export default async function globalSetup(): Promise<void> {
   const keys = [`sk-test-a-${randomBytes(8).toString('hex')}`, `sk-test-b-${randomBytes(8).toString('hex')}`];
   // Known to the suite, so it can sign links to container files as the api does.
   const signingSecret = randomBytes(32).toString('hex');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cibox-e2e-'));
-  const stack = await startStack({
-    apiKeys: keys,
-    dataDir,
-    workers: 1,
-    env: {
-      LOG_LEVEL: 'warn',
-      MAX_UPLOAD_BYTES: String(8 * 1024 * 1024),
-      SANDBOX_IMAGE: process.env.SANDBOX_IMAGE ?? 'cibox-sandbox:latest',
-      WARM_POOL_SIZE: '2',
-      SIGNING_SECRET: signingSecret,
-    },
-  });
+  process.env.CIBOX_PYTHON ||= ensurePythonClient(ROOT, (line) => process.stdout.write(`[python] ${line}\n`));
+  const upstreamKey = `sk-upstream-${randomBytes(8).toString('hex')}`;
+  const upstream = await launchScriptedUpstream({ dataDir, apiKey: upstreamKey });
+  globalThis.__CIBOX_UPSTREAM__ = upstream.process;
+  process.env.CIBOX_UPSTREAM_URL = upstream.url;
+  process.env.CIBOX_UPSTREAM_KEY = upstreamKey;
+  let stack: Stack;
+  try {
+    stack = await startStack({
+      apiKeys: keys,
+      dataDir,
+      workers: 1,
+      env: {
+        LOG_LEVEL: 'warn',
+        MAX_UPLOAD_BYTES: String(8 * 1024 * 1024),
+        SANDBOX_IMAGE: process.env.SANDBOX_IMAGE ?? 'cibox-sandbox:latest',
+        WARM_POOL_SIZE: '2',
+        MODEL_BASE_URL: upstream.baseUrl,
+        MODEL_API_KEY: upstreamKey,
+        SIGNING_SECRET: signingSecret,
+      },
+    });
+  } catch (err) {
+    await upstream.process.stop();
+    throw err;
+  }
   globalThis.__CIBOX_STACK__ = stack;
   process.env.CIBOX_BASE_URL = stack.baseUrl;
   process.env.CIBOX_KEY_A = keys[0];

@@ -3,10 +3,13 @@ import {
   AuthenticationError,
   ContainerExpiredError,
   InvalidRequestError,
+  ModelNotConfiguredError,
+  ModelNotFoundError,
   NotFoundError,
   PayloadTooLargeError,
   PermissionDeniedError,
   ServiceUnavailableError,
+  UpstreamError,
 } from '@cibox/contracts';
 import { toErrorResponse } from './api-error.filter';
 
@@ -19,6 +22,9 @@ describe('toErrorResponse', () => {
     ['PayloadTooLargeError', new PayloadTooLargeError(10), 413, { param: 'file', code: 'file_too_large' }],
     ['ContainerExpiredError', new ContainerExpiredError(), 400, { message: 'Container is expired.' }],
     ['ServiceUnavailableError', new ServiceUnavailableError('busy'), 503, { type: 'server_error' }],
+    ['UpstreamError', new UpstreamError('The model upstream at example.com did not answer.'), 502, { type: 'api_error', code: 'upstream_error' }],
+    ['ModelNotConfiguredError', new ModelNotConfiguredError(), 503, { type: 'server_error', param: 'model', code: 'model_not_configured' }],
+    ['ModelNotFoundError', new ModelNotFoundError('llama9'), 404, { param: 'model', code: 'model_not_found' }],
     ['Nest 404 (unknown route)', new NotFoundException(), 404, { code: 'unknown_url' }],
     ['malformed JSON', Object.assign(new SyntaxError('x'), { type: 'entity.parse.failed', status: 400 }), 400, { code: 'invalid_json' }],
     ['body too large', Object.assign(new Error('x'), { type: 'entity.too.large', status: 413 }), 413, { code: 'request_too_large' }],
