@@ -11,6 +11,8 @@ import { ExecutionsModule } from './executions/executions.module';
 import { FilesModule } from './files/files.module';
 import { HealthModule } from './health/health.module';
 import { ModelsModule } from './models/models.module';
+import { ResponsesModule } from './responses/responses.module';
+import { ChatModule } from './chat/chat.module';
 
 @Module({})
 export class AppModule {
@@ -37,6 +39,8 @@ export class AppModule {
         ExecutionsModule,
         HealthModule,
         ModelsModule.forRoot(config),
+        ResponsesModule,
+        ChatModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

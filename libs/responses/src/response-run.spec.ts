@@ -1,4 +1,5 @@
 import type { ExecutionObject } from '@cibox/contracts';
+import type { ChatChunkChoice } from '@cibox/model';
 import type { ChatChunk, ChatRequest } from './chat';
 import { parseCreateResponse } from './request';
 import { ResponseRun, type SandboxPort } from './response-run';
@@ -6,22 +7,28 @@ import type { ResponseEvent } from './wire';
 
 type Turn = { content?: string; calls?: { name: string; arguments: string }[]; finish?: string };
 
+const chunk = (delta: ChatChunkChoice['delta'], finish_reason: string | null = null): ChatChunk => ({
+  id: 'c',
+  object: 'chat.completion.chunk',
+  created: 0,
+  model: 'm',
+  choices: [{ index: 0, delta, finish_reason }],
+});
+
 /** A model that plays `turns` in order, splitting text and arguments into 3-character chunks. */
 function scriptedModel(turns: Turn[], seen: ChatRequest[] = []) {
   return async function* (request: ChatRequest): AsyncIterable<ChatChunk> {
     seen.push(structuredClone(request));
     const turn = turns.shift();
     if (!turn) throw new Error('no more turns');
-    yield { choices: [{ index: 0, delta: { role: 'assistant' } }] };
-    for (let i = 0; i < (turn.content ?? '').length; i += 3) yield { choices: [{ index: 0, delta: { content: turn.content!.slice(i, i + 3) } }] };
+    yield chunk({ role: 'assistant' });
+    for (let i = 0; i < (turn.content ?? '').length; i += 3) yield chunk({ content: turn.content!.slice(i, i + 3) });
     for (const [index, call] of (turn.calls ?? []).entries()) {
-      yield { choices: [{ index: 0, delta: { tool_calls: [{ index, id: `call_${index}`, type: 'function', function: { name: call.name, arguments: '' } }] } }] };
-      for (let i = 0; i < call.arguments.length; i += 3) {
-        yield { choices: [{ index: 0, delta: { tool_calls: [{ index, function: { arguments: call.arguments.slice(i, i + 3) } }] } }] };
-      }
+      yield chunk({ tool_calls: [{ index, id: `call_${index}`, type: 'function', function: { name: call.name, arguments: '' } }] });
+      for (let i = 0; i < call.arguments.length; i += 3) yield chunk({ tool_calls: [{ index, function: { arguments: call.arguments.slice(i, i + 3) } }] });
     }
-    yield { choices: [{ index: 0, delta: {}, finish_reason: turn.finish ?? (turn.calls ? 'tool_calls' : 'stop') }] };
-    yield { choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } };
+    yield chunk({}, turn.finish ?? (turn.calls ? 'tool_calls' : 'stop'));
+    yield { ...chunk({}), choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } };
   };
 }
 
@@ -167,7 +174,7 @@ describe('ResponseRun', () => {
 
   it('fails with the model error, closing open items', async () => {
     const failing = async function* (): AsyncIterable<ChatChunk> {
-      yield { choices: [{ index: 0, delta: { content: 'par' } }] };
+      yield chunk({ content: 'par' });
       throw new Error('connection reset');
     };
     const events: ResponseEvent[] = [];

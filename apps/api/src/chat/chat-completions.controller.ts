@@ -1,11 +1,16 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { Readable } from 'node:stream';
+import { z } from 'zod';
+import { ModelNotConfiguredError, parseOrThrow } from '@cibox/contracts';
 import { Tenant } from '../common/auth.guard';
 import { requestOrigin } from '../common/request-origin';
 import { ChatCompletionsService, offersCodeInterpreter } from './chat-completions.service';
 import { Inject } from '@nestjs/common';
-import { MODEL_GATEWAY, type ModelGateway } from '../responses/model-gateway';
+import { MODEL_CLIENT, type ChatRequest, type ModelClient } from '@cibox/model';
+
+/** What a proxied request must have; everything else goes upstream as it is. */
+const chatBodySchema = z.object({ model: z.string({ required_error: 'is required' }).min(1), messages: z.array(z.unknown()).min(1, 'must not be empty') }).passthrough();
 
 /**
  * Chat Completions. With the code_interpreter tool, we run the tool loop and answer with the
@@ -16,7 +21,7 @@ import { MODEL_GATEWAY, type ModelGateway } from '../responses/model-gateway';
 export class ChatCompletionsController {
   constructor(
     private readonly chat: ChatCompletionsService,
-    @Inject(MODEL_GATEWAY) private readonly model: ModelGateway,
+    @Inject(MODEL_CLIENT) private readonly model: ModelClient,
   ) {}
 
   @Post()
@@ -27,8 +32,8 @@ export class ChatCompletionsController {
       if (!res.writableFinished) abort.abort();
     });
     if (!offersCodeInterpreter(body)) {
-      this.model.assertConfigured();
-      const upstream = await this.model.proxy(body ?? {}, abort.signal);
+      if (!this.model.configured()) throw new ModelNotConfiguredError();
+      const upstream = await this.model.proxy(parseOrThrow(chatBodySchema, body ?? {}) as ChatRequest, abort.signal);
       res.status(upstream.status);
       const type = upstream.headers.get('content-type');
       if (type) res.setHeader('Content-Type', type);

@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
-import { ApiError, newId, nowSeconds, parseOrThrow, type ExecutionObject } from '@cibox/contracts';
+import { ApiError, ModelNotConfiguredError, newId, nowSeconds, parseOrThrow, type ExecutionObject } from '@cibox/contracts';
 import { ResponseRun, parseCreateResponse, type ChatMessage, type ResponseEvent, type ResponseObject } from '@cibox/responses';
 import { ContainersService } from '../containers/containers.service';
 import { CodeSandbox } from '../responses/code-sandbox.service';
 import { SandboxControl } from '../sandboxes/sandbox-control.service';
-import { MODEL_GATEWAY, type ModelGateway } from '../responses/model-gateway';
+import { MODEL_CLIENT, type ModelClient } from '@cibox/model';
 
 const codeInterpreterTool = z
   .object({
@@ -84,7 +84,7 @@ export function offersCodeInterpreter(body: unknown): boolean {
 export class ChatCompletionsService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(MODEL_GATEWAY) private readonly model: ModelGateway,
+    @Inject(MODEL_CLIENT) private readonly model: ModelClient,
     private readonly containers: ContainersService,
     private readonly sandboxes: CodeSandbox,
     private readonly sandboxControl: SandboxControl,
@@ -93,7 +93,7 @@ export class ChatCompletionsService {
   validate(body: unknown) {
     const parsed = parseOrThrow(chatWithToolSchema, body);
     if (parsed.tools.filter((t) => t.type === 'code_interpreter').length > 1) throw new ApiError(400, 'Only one code_interpreter tool may be given.', 'invalid_request_error', 'tools');
-    this.model.assertConfigured();
+    if (!this.model.configured()) throw new ModelNotConfiguredError();
     return parsed;
   }
 

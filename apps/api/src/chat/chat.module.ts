@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { ContainersModule } from '../containers/containers.module';
-import { ModelsModule } from '../models/models.module';
 import { ResponsesModule } from '../responses/responses.module';
 import { SandboxesModule } from '../sandboxes/sandboxes.module';
 import { ChatCompletionsController } from './chat-completions.controller';
@@ -8,7 +7,7 @@ import { ChatCompletionsService } from './chat-completions.service';
 
 /** Chat Completions: the code_interpreter tool loop, or a proxy to the model upstream. */
 @Module({
-  imports: [ContainersModule, ResponsesModule, ModelsModule, SandboxesModule],
+  imports: [ContainersModule, ResponsesModule, SandboxesModule],
   controllers: [ChatCompletionsController],
   providers: [ChatCompletionsService],
 })

@@ -1,14 +1,13 @@
 import { Module } from '@nestjs/common';
 import { ContainersModule } from '../containers/containers.module';
 import { ExecutionsModule } from '../executions/executions.module';
-import { ModelsModule } from '../models/models.module';
 import { ResponsesController } from './responses.controller';
 import { ResponsesService } from './responses.service';
 import { CodeSandbox } from './code-sandbox.service';
 
 /** The Responses API with the code_interpreter tool. */
 @Module({
-  imports: [ContainersModule, ExecutionsModule, ModelsModule],
+  imports: [ContainersModule, ExecutionsModule],
   controllers: [ResponsesController],
   providers: [ResponsesService, CodeSandbox],
   exports: [ResponsesService, CodeSandbox],

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
-import { InvalidRequestError, NotFoundError, newId, type MemoryLimit } from '@cibox/contracts';
+import { InvalidRequestError, ModelNotConfiguredError, NotFoundError, newId, type MemoryLimit } from '@cibox/contracts';
 import {
   ResponseRun,
   convertInput,
@@ -20,7 +20,7 @@ import { FileRepository, OBJECT_STORE, ResponseRepository, type ObjectStore, typ
 import { ContainerFilesService } from '../containers/container-files.service';
 import { ContainersService } from '../containers/containers.service';
 import { CodeSandbox } from './code-sandbox.service';
-import { MODEL_GATEWAY, type ModelGateway } from './model-gateway';
+import { MODEL_CLIENT, type ModelClient } from '@cibox/model';
 
 /** Images given by file_id are inlined for the model up to this size. */
 const MAX_INPUT_IMAGE_BYTES = 20 * 1024 * 1024;
@@ -40,7 +40,7 @@ export class ResponsesService {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(MODEL_GATEWAY) private readonly model: ModelGateway,
+    @Inject(MODEL_CLIENT) private readonly model: ModelClient,
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     private readonly responses: ResponseRepository,
     private readonly containers: ContainersService,
@@ -55,7 +55,7 @@ export class ResponsesService {
    */
   async prepare(tenant: string, body: unknown, origin: string): Promise<PreparedResponse> {
     const request = parseCreateResponse(body);
-    this.model.assertConfigured();
+    if (!this.model.configured()) throw new ModelNotConfiguredError();
     const previous = request.previous_response_id ? await this.previous(tenant, request.previous_response_id) : null;
     const id = newId('response');
     const ci = request.tools?.find((t): t is Extract<ToolParam, { type: 'code_interpreter' }> => t.type === 'code_interpreter') ?? null;
