@@ -59,7 +59,11 @@ describe('POST /v1/responses with the code_interpreter tool', () => {
     const call = final.output[0];
     if (call?.type !== 'code_interpreter_call') throw new Error(`expected a code_interpreter_call first, got ${call?.type}`);
     expect(call).toMatchObject({ id: expect.stringMatching(/^ci_/), code: CHART, status: 'completed', container_id: expect.stringMatching(/^cntr_/) });
-    expect(call.outputs).toEqual([{ type: 'logs', logs: 'saved é\n' }]);
+    // The open figure is shown too, as a notebook would: an image output with a signed link.
+    expect(call.outputs).toEqual([
+      { type: 'logs', logs: 'saved é\n' },
+      { type: 'image', url: expect.stringMatching(/\/v1\/containers\/cntr_\w+\/files\/cfile_\w+\/content\?expires=\d+&signature=/) },
+    ]);
 
     const message = final.output[1];
     if (message?.type !== 'message') throw new Error('expected the message second');

@@ -6,3 +6,4 @@ export * from './scripted-persona';
 export * from './scripted-upstream';
 export * from './scripted-upstream-client';
 export * from './python-client';
+export * from './fake-model-client';
