@@ -80,6 +80,17 @@ describe('GET /v1/models with other model settings', () => {
     stack = api.stack;
     expect((await api.sdk.models.list()).data).toEqual([]);
     expect((await api.sdk.containers.list()).data).toBeDefined();
+    // What needs a model says what to set, as a 503 in OpenAI's shape.
+    for (const call of [
+      () => api.sdk.responses.create({ model: 'gpt-4o', input: 'hi', tools: [{ type: 'code_interpreter', container: { type: 'auto' } }] }),
+      () => api.sdk.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
+      () => api.sdk.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'code_interpreter' } as never] }),
+    ]) {
+      const err = (await call().catch((e: unknown) => e)) as { status?: number; error?: { message?: string; code?: string } };
+      expect(err.status).toBe(503);
+      expect(err.error?.code).toBe('model_not_configured');
+      expect(err.error?.message).toMatch(/MODEL_BASE_URL/);
+    }
   });
 
   it('refuses to start on an invalid MODELS_FILE, naming the file and the field', async () => {

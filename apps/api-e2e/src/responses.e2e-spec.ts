@@ -1,5 +1,6 @@
 import { toFile } from 'openai';
 import { ScriptedUpstreamClient } from '@cibox/testing';
+import { eventually } from '@cibox/testing';
 import { client, expectOpenAIError, raw } from './support/clients';
 
 const upstream = new ScriptedUpstreamClient();
@@ -232,6 +233,26 @@ describe('POST /v1/responses with the code_interpreter tool', () => {
     const numbers = [...after.text.matchAll(/"sequence_number":(\d+)/g)].map((m) => Number(m[1]));
     expect(numbers[0]).toBe(6);
     expect(numbers.length).toBe(original.length - 6);
+  });
+
+  it('stops the work when a streaming client disconnects', async () => {
+    const model = ScriptedUpstreamClient.newModel();
+    const long = 'word '.repeat(400);
+    await upstream.script(model, [{ content: long, chunk_delay_ms: 20 }, { content: 'never asked' }]);
+    const sdk = client('a');
+    const stream = await sdk.responses.create({ model, input: 'talk', stream: true });
+    let id = '';
+    for await (const event of stream) {
+      if (event.type === 'response.created') id = event.response.id;
+      if (event.type === 'response.output_text.delta') break; // leaves the loop: the SDK aborts the request
+    }
+    const stored = await eventually(async () => {
+      const r = await sdk.responses.retrieve(id);
+      return r.status !== 'in_progress' && r;
+    });
+    expect(stored.status).toBe('cancelled');
+    expect((stored.output[0] as { status: string }).status).toBe('incomplete');
+    expect(await upstream.requests(model)).toHaveLength(1);
   });
 
   it('lists input items with pagination, deletes, and does not keep store:false responses', async () => {
