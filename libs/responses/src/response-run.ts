@@ -198,7 +198,7 @@ export class ResponseRun {
         this.finishOpenItems('incomplete');
         this.response.status = 'cancelled';
       } else {
-        failure = err instanceof ApiError ? err : new ApiError(500, 'The response failed: an internal error occurred.', 'server_error');
+        failure = err instanceof ApiError ? err : Object.assign(new ApiError(500, 'The response failed: an internal error occurred.', 'server_error'), { cause: err });
         this.finishOpenItems('incomplete');
         this.response.status = 'failed';
         this.response.error = { code: failure.status === 429 ? 'rate_limit_exceeded' : failure.status < 500 ? 'invalid_prompt' : 'server_error', message: failure.message } satisfies ResponseError;

@@ -82,7 +82,10 @@ export class ResponsesService {
       });
       if (store) await this.save(tenant, responseRun.snapshot, input.items, messages, previous?.container_id ?? null);
       const result = await responseRun.run();
-      if (result.failure && result.failure.status >= 500) this.logger.warn(`response ${id} failed: ${result.failure.message}`);
+      if (result.failure && result.failure.status >= 500) {
+        const cause = (result.failure as { cause?: unknown }).cause;
+        this.logger.warn(`response ${id} failed: ${cause instanceof Error ? cause.stack : result.failure.message}`);
+      }
       if (store) {
         await this.save(tenant, result.response, input.items, result.transcript, result.containerId ?? previous?.container_id ?? null);
         await this.responses.appendEvents(id, events);
