@@ -4,6 +4,7 @@ import type { AppConfig } from '@cibox/config';
 import { DockerSandboxDriver } from '@cibox/sandbox';
 import { StorageModule, WorkerRegistry } from '@cibox/storage';
 import { HeartbeatService } from './heartbeat/heartbeat.service';
+import { ExecutionCancels } from './sandbox/execution-cancels.service';
 import { ExecutionService } from './sandbox/execution.service';
 import { FileSync } from './sandbox/file-sync.service';
 import { ReaperService } from './sandbox/reaper.service';
@@ -36,6 +37,7 @@ export class WorkerModule {
         SandboxPool,
         FileSync,
         ExecutionService,
+        ExecutionCancels,
         ReaperService,
         SandboxQueueConsumer,
       ],
