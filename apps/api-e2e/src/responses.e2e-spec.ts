@@ -18,7 +18,7 @@ const CHART = [
 /** The tool messages (results of our python tool) the upstream was sent in its nth request. */
 async function toolResults(model: string, nth: number): Promise<string[]> {
   const requests = await upstream.requests(model);
-  return (requests[nth]?.messages ?? []).flatMap((m) => (m.role === 'tool' ? [String(m.content)] : []));
+  return (requests[nth]?.messages ?? []).flatMap((m) => (m.role === 'tool' ? [typeof m.content === 'string' ? m.content : JSON.stringify(m.content)] : []));
 }
 
 describe('POST /v1/responses with the code_interpreter tool', () => {

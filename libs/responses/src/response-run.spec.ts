@@ -19,6 +19,7 @@ const chunk = (delta: ChatChunkChoice['delta'], finish_reason: string | null = n
 function scriptedModel(turns: Turn[], seen: ChatRequest[] = []) {
   return async function* (request: ChatRequest): AsyncIterable<ChatChunk> {
     seen.push(structuredClone(request));
+    await Promise.resolve(); // a real upstream answers asynchronously
     const turn = turns.shift();
     if (!turn) throw new Error('no more turns');
     yield chunk({ role: 'assistant' });
@@ -174,7 +175,7 @@ describe('ResponseRun', () => {
 
   it('fails with the model error, closing open items', async () => {
     const failing = async function* (): AsyncIterable<ChatChunk> {
-      yield chunk({ content: 'par' });
+      yield await Promise.resolve(chunk({ content: 'par' }));
       throw new Error('connection reset');
     };
     const events: ResponseEvent[] = [];

@@ -179,7 +179,7 @@ export class ResponseRun {
   }
 
   private emit(body: ResponseEventBody): void {
-    this.opts.emit({ ...body, sequence_number: this.sequence++ } as ResponseEvent);
+    this.opts.emit({ ...body, sequence_number: this.sequence++ });
   }
 
   private responseEvent(type: 'response.created' | 'response.in_progress' | 'response.completed' | 'response.failed' | 'response.incomplete'): void {
