@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Redis from 'ioredis';
 // Jest's globalSetup loads this file outside its module map, so other libs are imported by path.
-// eslint-disable-next-line @nx/enforce-module-boundaries
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { DEPLOYMENT_LABEL, SANDBOX_LABEL, WORKER_LABEL } from '../../sandbox/src/sandbox-driver';
 import { eventually } from './eventually';
@@ -156,6 +157,22 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await stop();
     throw err;
   }
+}
+
+/**
+ * A stack of its own for one end-to-end suite that kills or restarts its processes: one worker, a
+ * warm pool of one, quiet logs, the image under test (`SANDBOX_IMAGE`), and one key for it.
+ */
+export async function startSuiteStack(name: string, opts: Pick<StackOptions, 'env' | 'supervise'> = {}): Promise<{ stack: Stack; key: string }> {
+  const key = `sk-${name}-${randomBytes(6).toString('hex')}`;
+  const stack = await startStack({
+    apiKeys: [key],
+    dataDir: mkdtempSync(path.join(os.tmpdir(), `cibox-${name}-`)),
+    workers: 1,
+    env: { LOG_LEVEL: 'warn', SANDBOX_IMAGE: process.env.SANDBOX_IMAGE ?? 'cibox-sandbox:latest', WARM_POOL_SIZE: '1', ...opts.env },
+    supervise: opts.supervise,
+  });
+  return { stack, key };
 }
 
 async function readDeployment(redisUrl: string): Promise<string | null> {
