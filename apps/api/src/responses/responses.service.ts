@@ -186,11 +186,11 @@ export class ResponsesService {
           throw new InvalidRequestError(`File with id '${file.file_id}' not found.`, `${param}.file_id`, 'not_found');
         }
         const containerId = await sandbox.container();
-        if (file.file_id) return (await this.containerFiles.place(tenant, containerId, { fileId: file.file_id }, `${param}.file_id`)).path;
+        if (file.file_id) return (await this.containerFiles.copy(tenant, containerId, file.file_id)).path;
         const filename = file.filename;
         if (!filename) throw new InvalidRequestError('An input_file with file_data needs a filename.', `${param}.filename`);
         const base64 = (file.file_data ?? '').replace(/^data:[^,]*,/, '');
-        return (await this.containerFiles.place(tenant, containerId, { filename, data: Buffer.from(base64, 'base64') }, `${param}.filename`)).path;
+        return (await this.containerFiles.write(tenant, containerId, filename, Buffer.from(base64, 'base64'), `${param}.filename`)).path;
       },
       imageUrl: (fileId, param) => this.imageDataUrl(tenant, fileId, param),
     };
