@@ -10,5 +10,6 @@ import { ChatCompletionsService } from './chat-completions.service';
   imports: [ContainersModule, ResponsesModule, SandboxesModule],
   controllers: [ChatCompletionsController],
   providers: [ChatCompletionsService],
+  exports: [ChatCompletionsService],
 })
 export class ChatModule {}
