@@ -1,10 +1,16 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
 import OpenAI, { NotFoundError, toFile } from 'openai';
 import type { Batch } from 'openai/resources/batches';
-import { ScriptedUpstreamClient, eventually, startSuiteStack, type ScriptedTurn, type Stack } from '@cibox/testing';
+import { ScriptedUpstreamClient, eventually, freePort, startSuiteStack, type ScriptedTurn, type Stack } from '@cibox/testing';
 import { client, expectOpenAIError, raw } from './support/clients';
+import { python } from './support/python';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
 
 const upstream = new ScriptedUpstreamClient();
-const python = (code: string) => ({ name: 'python', arguments: JSON.stringify({ code }) });
+const pythonCall = (code: string) => ({ name: 'python', arguments: JSON.stringify({ code }) });
 
 interface ResultLine {
   id: string;
@@ -54,7 +60,7 @@ describe('the Batch API', () => {
   it('runs a batch of /v1/responses lines to completed, with bad lines in the error file and the rest in the output file', async () => {
     const sdk = client('a');
     const plain = await scripted([{ content: 'Plain answer.', usage: { prompt_tokens: 10, completion_tokens: 3 } }]);
-    const tool = await scripted([{ tool_calls: [python('print(6 * 7)')] }, { content: 'It is 42.' }]);
+    const tool = await scripted([{ tool_calls: [pythonCall('print(6 * 7)')] }, { content: 'It is 42.' }]);
     const unstored = await scripted([{ content: 'Not kept.' }]);
     const request = (custom_id: string, body: Record<string, unknown>) => ({ custom_id, method: 'POST', url: '/v1/responses', body });
     const lines = [
@@ -118,7 +124,7 @@ describe('the Batch API', () => {
   it('runs a batch of /v1/chat/completions lines: proxied ones, one with the code_interpreter tool, and a refused one in the error file', async () => {
     const sdk = client('a');
     const models = await Promise.all([0, 1, 2].map((i) => scripted([{ content: `Answer ${i}.`, usage: { prompt_tokens: 5, completion_tokens: 2 } }])));
-    const tool = await scripted([{ tool_calls: [python('print(sum(range(10)))')] }, { content: 'The sum is 45.' }]);
+    const tool = await scripted([{ tool_calls: [pythonCall('print(sum(range(10)))')] }, { content: 'The sum is 45.' }]);
     const refused = await scripted([{ status: 400, error_message: 'This model does not do that.' }]);
     const request = (custom_id: string, body: Record<string, unknown>) => ({ custom_id, method: 'POST', url: '/v1/chat/completions', body });
     const ask = (model: string) => ({ model, messages: [{ role: 'user', content: 'Hello' }] });
@@ -221,6 +227,32 @@ describe('the Batch API', () => {
     for (const id of ids) await waitFor(a, id, 'completed');
   });
 
+  it('works through the official Python client: create, poll, list, and read the output file', async () => {
+    const sdk = client('a');
+    const model = await scripted([{ content: 'Hello from a batch.' }]);
+    const input_file_id = await uploadInput(sdk, [{ custom_id: 'py', method: 'POST', url: '/v1/chat/completions', body: { model, messages: [{ role: 'user', content: 'hi' }] } }]);
+    const out = await python(
+      `
+import json, time, openai
+client = openai.OpenAI(max_retries=0)
+batch = client.batches.create(input_file_id="${input_file_id}", endpoint="/v1/chat/completions", completion_window="24h", metadata={"from": "python"})
+deadline = time.time() + 60
+while batch.status not in ("completed", "failed", "expired", "cancelled") and time.time() < deadline:
+    time.sleep(0.2)
+    batch = client.batches.retrieve(batch.id)
+listed = [b.id for b in client.batches.list(limit=5)]
+lines = [json.loads(l) for l in client.files.content(batch.output_file_id).text.splitlines()]
+print(json.dumps({"id": batch.id, "status": batch.status, "counts": batch.request_counts.model_dump(), "metadata": batch.metadata, "listed": listed, "lines": lines}))
+`,
+      process.env.CIBOX_KEY_A!,
+      90_000,
+    );
+    expect(out).toMatchObject({ status: 'completed', counts: { total: 1, completed: 1, failed: 0 }, metadata: { from: 'python' } });
+    expect(out.listed).toContain(out.id);
+    expect(out.lines).toEqual([expect.objectContaining({ custom_id: 'py', response: expect.objectContaining({ status_code: 200 }), error: null })]);
+    expect(out.lines[0].response.body.choices[0].message.content).toBe('Hello from a batch.');
+  });
+
   describe('refuses a batch it cannot run, as a 400 naming the field', () => {
     let input_file_id: string;
     beforeAll(async () => {
@@ -280,19 +312,35 @@ describe('the Batch API', () => {
   });
 });
 
-describe('a batch past its completion window (BATCH_COMPLETION_WINDOW_S=6)', () => {
+/** An api process of our own on the stack's Redis and S3 (the batch queues are shared by every api process). */
+async function startApi(stack: Stack, env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['-r', path.join(ROOT, 'tools/register-paths.cjs'), path.join(ROOT, 'dist/apps/api/src/main.js')], {
+    env: { ...process.env, ...stack.env, PORT: String(port), ...env },
+    stdio: 'ignore',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(async () => (await fetch(`${url}/health`)).status === 200, { timeoutMs: 30_000, intervalMs: 100 });
+  return { child, url };
+}
+
+describe('batches on a stack of their own (BATCH_COMPLETION_WINDOW_S=6)', () => {
   let stack: Stack;
+  let key: string;
   let sdk: OpenAI;
+  const extraApis: ChildProcess[] = [];
 
   beforeAll(async () => {
     const started = await startSuiteStack('batch-window', {
       env: { BATCH_COMPLETION_WINDOW_S: '6', MODEL_BASE_URL: `${process.env.CIBOX_UPSTREAM_URL}/v1`, MODEL_API_KEY: process.env.CIBOX_UPSTREAM_KEY! },
     });
     stack = started.stack;
-    sdk = new OpenAI({ apiKey: started.key, baseURL: `${stack.baseUrl}/v1`, maxRetries: 0 });
+    key = started.key;
+    sdk = new OpenAI({ apiKey: key, baseURL: `${stack.baseUrl}/v1`, maxRetries: 0 });
   }, 120_000);
 
   afterAll(async () => {
+    for (const api of extraApis) if (api.exitCode === null) api.kill('SIGKILL');
     await stack?.stop();
   });
 
@@ -319,5 +367,38 @@ describe('a batch past its completion window (BATCH_COMPLETION_WINDOW_S=6)', () 
     for (const e of errors) expect(e).toMatchObject({ response: null, error: { code: 'batch_expired' } });
     // Every line is in exactly one of the files.
     expect(new Set([...output, ...errors].map((l) => l.custom_id)).size).toBe(total);
+  }, 120_000);
+
+  it('an api process that stops hands its batch over: another one finishes it, every line once', async () => {
+    const window = { BATCH_COMPLETION_WINDOW_S: String(24 * 3600) };
+    // Only A runs while the batch starts, so its runner and first lines are A's.
+    await stack.processes.find((p) => p.name === 'api')!.stop();
+    const a = await startApi(stack, window);
+    extraApis.push(a.child);
+    const total = 40;
+    // Two turns each: a line that A was running when it stopped is run again by B.
+    const models = await Promise.all(Array.from({ length: total }, () => scripted([{ content: 'Done.', delay_ms: 1500 }, { content: 'Done.', delay_ms: 1500 }])));
+    const viaA = new OpenAI({ apiKey: key, baseURL: `${a.url}/v1`, maxRetries: 0 });
+    const input_file_id = await uploadInput(
+      viaA,
+      models.map((model, i) => ({ custom_id: `line-${i}`, method: 'POST', url: '/v1/chat/completions', body: { model, messages: [{ role: 'user', content: 'hi' }] } })),
+    );
+    const created = await viaA.batches.create({ input_file_id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    await eventually(async () => (await viaA.batches.retrieve(created.id)).request_counts!.completed > 0, { timeoutMs: 60_000, intervalMs: 100 });
+
+    const b = await startApi(stack, window);
+    extraApis.push(b.child);
+    a.child.kill('SIGTERM');
+    await once(a.child, 'exit');
+    const viaB = new OpenAI({ apiKey: key, baseURL: `${b.url}/v1`, maxRetries: 0 });
+    const batch = await waitFor(viaB, created.id, 'completed');
+    expect(batch.request_counts).toEqual({ total, completed: total, failed: 0 });
+    const output = await resultLines(viaB, batch.output_file_id);
+    expect(output.map((l) => l.custom_id).sort()).toEqual(models.map((_, i) => `line-${i}`).sort());
+    for (const line of output) expect(line.response).toMatchObject({ status_code: 200, body: { choices: [{ message: { content: 'Done.' } }] } });
+    // Lines A was running when it stopped were cut off and run again on B; none more than that.
+    const asked = await Promise.all(models.map(async (m) => (await upstream.requests(m)).length));
+    expect(Math.max(...asked)).toBe(2);
+    process.stdout.write(`handover: ${asked.filter((n) => n === 2).length} of ${total} lines were run again after their api process stopped\n`);
   }, 120_000);
 });
