@@ -56,6 +56,7 @@ describe('BatchRepository', () => {
   it('records each line once, summing its count and usage', async () => {
     const { id } = record();
     const usage = { input_tokens: 10, input_tokens_details: { cached_tokens: 2 }, output_tokens: 5, output_tokens_details: { reasoning_tokens: 1 }, total_tokens: 15 };
+    await repo.setTotal(id, 4);
     expect(await repo.recordLine(id, 1, { file: 'output', json: '{"n":1}', count: 'completed', usage })).toBe(true);
     expect(await repo.recordLine(id, 1, { file: 'output', json: '{"n":1}', count: 'completed', usage })).toBe(false);
     expect(await repo.recordLine(id, 2, { file: 'error', json: '{"n":2}', count: 'failed', usage: null })).toBe(true);
@@ -64,7 +65,7 @@ describe('BatchRepository', () => {
     await repo.recordInvalid(id, 4, '{"n":4}');
 
     const progress = await repo.progress(id);
-    expect(progress.counts).toEqual({ total: 0, completed: 1, failed: 2 });
+    expect(progress.counts).toEqual({ total: 4, completed: 1, failed: 2 });
     expect(progress.usage).toEqual(usage);
     expect(progress.finished).toBe(3);
     expect(await repo.results(id, 'output', 0, 10)).toEqual(['{"n":1}']);
@@ -76,6 +77,9 @@ describe('BatchRepository', () => {
     await repo.clearWork(id);
     expect((await repo.progress(id)).finished).toBe(0);
     expect(await repo.results(id, 'error', 0, 10)).toEqual([]);
+    // A line that ends after its batch did is not recorded, and brings none of its keys back.
+    expect(await repo.recordLine(id, 5, { file: 'output', json: '{"n":5}', count: 'completed', usage })).toBe(false);
+    expect(await redis.exists(`cibox:batch-progress:${id}`, `cibox:batch-done:${id}`, `cibox:batch-output:${id}`)).toBe(0);
   });
 
   it('claims each custom_id once per batch', async () => {

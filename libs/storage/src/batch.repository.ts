@@ -162,7 +162,7 @@ export class BatchRepository {
     });
   }
 
-  /** Records how a line ended (null: skipped, with no result), once; false if it was recorded before. */
+  /** Records how a line ended (null: skipped, with no result), once; false if it was recorded before or the batch ended. */
   async recordLine(id: string, line: number, outcome: BatchLineOutcome | null): Promise<boolean> {
     const u = outcome?.usage;
     const recorded = await runScript(

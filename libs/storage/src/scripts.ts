@@ -103,11 +103,13 @@ export const REDIS_SCRIPTS = {
   /**
    * One line of a batch ended, recorded once. KEYS: done bitmap, progress hash, results list. ARGV:
    * line, result JSON ('' for none), count to add 1 to ('completed', 'failed' or ''), then the usage
-   * to add: input, cached, output, reasoning, total tokens. Returns 1, or 0 if the line was recorded before.
+   * to add: input, cached, output, reasoning, total tokens. Returns 1, or 0 if the line was recorded
+   * before or the batch has ended (its progress is gone: a late line must not bring its keys back).
    */
   ciboxRecordBatchLine: {
     numberOfKeys: 3,
     lua: `
+      if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
       if redis.call('SETBIT', KEYS[1], ARGV[1], 1) == 1 then return 0 end
       if ARGV[2] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[2]) end
       redis.call('HINCRBY', KEYS[2], 'finished', 1)

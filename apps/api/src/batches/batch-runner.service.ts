@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
-import type { Readable } from 'node:stream';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { FINAL_BATCH_STATUSES, nowSeconds, type BatchError, type BatchStatus } from '@cibox/contracts';
 import { BATCH_LINE_QUEUE, batchLineJobId, type BatchLineJob } from '@cibox/queue';
@@ -12,7 +11,7 @@ import { BatchFiles } from './batch-files.service';
 import { parseBatchLine } from './batch-line';
 import { MAX_LINE_BYTES, expiredOutcome, isBlank, lineErrorOutcome, pastWindow } from './batch-outcomes';
 import { BatchSignals } from './batch-signals';
-import { jsonlLines, type JsonlLine } from './jsonl-lines';
+import { InputReadError, InputReader } from './batch-input';
 
 /** How often a runner looks at its batch when none of its lines ended in this process meanwhile. */
 const POLL_MS = 200;
@@ -20,6 +19,12 @@ const POLL_MS = 200;
 const CHECK_EVERY_LINES = 500;
 /** An input stream left unread this long is closed, and opened again where it stopped when lines are needed. */
 const READER_IDLE_MS = 10_000;
+/**
+ * Past its window, a batch waits at most this long for lines still running before it ends: a line
+ * lost with the job that ran it (which the line processor's failed-job handler misses) cannot hold
+ * a batch forever. A line that ends later is not recorded.
+ */
+const DRAIN_PAST_WINDOW_S = 15 * 60;
 
 /**
  * Line jobs leave the queue once done (the batch records their results); a few failed ones stay, to
@@ -173,6 +178,8 @@ export class BatchRunner {
       if (stop.aborted) return 'stopped';
       const progress = await this.batches.progress(batchId);
       if (progress.finished >= progress.dispatched) return 'next';
+      const batch = await this.batches.getAny(batchId);
+      if (!batch || nowSeconds() >= batch.expires_at + DRAIN_PAST_WINDOW_S) return 'next';
       await this.signals.wait(batchId, POLL_MS, stop);
     }
   }
@@ -216,7 +223,10 @@ export class BatchRunner {
     if (!ended) return;
     await this.batches.clearWork(batchId);
     this.logger.log(`batch ${batchId} ${outcome}: ${counts.completed} completed, ${counts.failed} failed of ${counts.total}`);
-    await this.webhooks?.emit(ended.tenant, `batch.${outcome}`, batchId).catch((err: Error) => this.logger.warn(`batch ${batchId}: webhook: ${err.message}`));
+    // Announcing it never fails the batch, which has ended whatever the emitter does.
+    await Promise.resolve()
+      .then(() => this.webhooks?.emit(ended.tenant, `batch.${outcome}`, batchId))
+      .catch((err: Error) => this.logger.warn(`batch ${batchId}: webhook: ${err.message}`));
   }
 
   /** Past the window, every line not run yet goes to the error file as `batch_expired`. */
@@ -249,49 +259,5 @@ function endedAt(outcome: 'failed' | 'cancelled' | 'expired' | 'completed', at: 
       return { expired_at: at };
     case 'completed':
       return { completed_at: at };
-  }
-}
-
-/** The input file could not be opened or read to its end. */
-class InputReadError extends Error {}
-
-/** The input file's lines from an offset, pulled one at a time. */
-class InputReader {
-  private readonly lines: AsyncGenerator<JsonlLine>;
-  private lastRead = Date.now();
-
-  private constructor(
-    private readonly stream: Readable,
-    from: { offset: number; line: number },
-  ) {
-    this.lines = jsonlLines(stream, from, MAX_LINE_BYTES);
-  }
-
-  static async open(store: ObjectStore, key: string, from: { offset: number; line: number }): Promise<InputReader> {
-    try {
-      return new InputReader(await store.getFrom(key, from.offset), from);
-    } catch (err) {
-      throw new InputReadError((err as Error).message);
-    }
-  }
-
-  async next(): Promise<JsonlLine | null> {
-    let next: IteratorResult<JsonlLine>;
-    try {
-      next = await this.lines.next();
-    } catch (err) {
-      throw new InputReadError((err as Error).message);
-    }
-    this.lastRead = Date.now();
-    return next.done ? null : next.value;
-  }
-
-  idleMs(): number {
-    return Date.now() - this.lastRead;
-  }
-
-  close(): null {
-    this.stream.destroy();
-    return null;
   }
 }

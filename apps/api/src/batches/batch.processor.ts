@@ -24,9 +24,9 @@ abstract class BatchQueueProcessor extends WorkerHost implements OnApplicationBo
     throw new DelayedError();
   }
 
-  /** Whether a failed job has no attempt left. */
-  protected isLastAttempt(job: Job): boolean {
-    return job.attemptsMade >= (job.opts.attempts ?? 1);
+  /** Whether a job that failed stays failed (no attempt left, or it stalled too often), rather than being tried again. */
+  protected async failedForGood(job: Job): Promise<boolean> {
+    return (await job.getState()) === 'failed';
   }
 
   @OnWorkerEvent('error')
@@ -57,7 +57,7 @@ export abstract class BatchRunProcessor extends BatchQueueProcessor {
 
   @OnWorkerEvent('failed')
   async onFailed(job: Job<BatchJob['data']> | undefined, err: Error): Promise<void> {
-    if (!job || !this.isLastAttempt(job)) return;
+    if (!job || !(await this.failedForGood(job))) return;
     this.logger.error(`batch ${job.data.batchId} could not be run: ${err.stack ?? err.message}`);
     await this.runner.fail(job.data.batchId, { code: 'internal_error', message: 'The batch could not be run to its end.', param: null, line: null }).catch(() => undefined);
   }
@@ -81,7 +81,7 @@ export abstract class BatchLineProcessor extends BatchQueueProcessor {
 
   @OnWorkerEvent('failed')
   async onFailed(job: Job<BatchLineJob['data']> | undefined, err: Error): Promise<void> {
-    if (!job || !this.isLastAttempt(job)) return;
+    if (!job || !(await this.failedForGood(job))) return;
     await this.lines.lost(job.data, err.message).catch(() => undefined);
   }
 }
