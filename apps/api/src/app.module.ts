@@ -22,7 +22,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         StorageModule.forRoot(config),
-        QueueModule.forRoot(config.redisUrl, { consumers: false }),
+        QueueModule.forRoot(config.redisUrl, { consumers: true }),
         LoggerModule.forRoot({
           pinoHttp: {
             level: config.logLevel,
@@ -41,7 +41,7 @@ export class AppModule {
         ExecutionsModule,
         HealthModule,
         ModelsModule.forRoot(config),
-        ResponsesModule,
+        ResponsesModule.forRoot(config),
         ChatModule,
       ],
       providers: [

@@ -11,6 +11,13 @@ import type { ExecutionEvent, ExecutionObject, MemoryLimit } from '@cibox/contra
  * worker's id, go through `QueueProducers`.
  */
 export const SHARED_SANDBOX_QUEUE = 'sandbox';
+/** Background responses: a static queue every api instance consumes (the model↔tool loop runs in the api). */
+export const RESPONSES_QUEUE = 'responses';
+
+/** A background response to run; everything else is in its stored record. */
+export interface BackgroundResponseJob {
+  responseId: string;
+}
 export const workerSandboxQueue = (workerId: string) => `sandbox-${workerId}`;
 
 export interface ExecuteJobData {

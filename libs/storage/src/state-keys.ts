@@ -22,6 +22,10 @@ export const stateKeys = {
   executionCancels: 'cibox:execution-cancels',
   /** A stored response: the object, its input items, and the conversation a follow-up continues. */
   response: (responseId: string) => `cibox:response:${responseId}`,
-  /** List: the events a response streamed, in order, for replay (`GET ...?stream=true`). */
+  /** Redis stream: the events of a stored response, in order, appended as they happen (replay, resume). */
   responseEvents: (responseId: string) => `cibox:response-events:${responseId}`,
+  /** Set when a background response is cancelled, for the processor that starts it after the announce. */
+  responseCancelled: (responseId: string) => `cibox:response-cancelled:${responseId}`,
+  /** Pub/sub channel on which response cancels are announced to every api; the message is the id. */
+  responseCancels: 'cibox:response-cancels',
 };
