@@ -99,6 +99,20 @@ describe('background responses', () => {
   });
 });
 
+/** The worker process that holds a container's sandbox. */
+async function ownerOf(stack: Stack, containerId: string) {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(stack.redisUrl);
+  try {
+    const owner = await redis.get(`cibox:container-owner:${containerId}`);
+    const process = stack.processes.find((p) => p.name === `worker-${owner}`);
+    if (!process) throw new Error(`no worker process for owner ${owner} among ${stack.processes.map((p) => p.name).join(', ')}`);
+    return process;
+  } finally {
+    await redis.quit();
+  }
+}
+
 describe('background responses when processes die', () => {
   let stack: Stack;
   let sdk: OpenAI;
@@ -114,6 +128,8 @@ describe('background responses when processes die', () => {
       supervise: { log: () => undefined, backoff: { initialMs: 200 } },
     });
     stack = started.stack;
+    // Two workers, as in production: the one that dies is not the only one.
+    await stack.startWorker('w2', { REAPER_INTERVAL_MS: '500', QUEUE_LOCK_MS: '2000' });
     sdk = new OpenAI({ apiKey: started.key, baseURL: `${stack.baseUrl}/v1`, maxRetries: 0 });
   });
 
@@ -139,8 +155,10 @@ describe('background responses when processes die', () => {
     await upstream.script(model, [{ tool_calls: [python('x = 1\nimport time\ntime.sleep(20)')] }, { content: 'The sandbox was lost.' }]);
     const queued = await sdk.responses.create({ model, input: 'work', tools, background: true, include: ['code_interpreter_call.outputs'] });
     await interpreting(sdk, queued.id);
-    const worker = stack.processes.find((p) => p.name.startsWith('worker'))!;
-    worker.child.kill('SIGKILL');
+    // Kill the worker that runs it: the owner of the response's container.
+    const containerId = ((await sdk.responses.retrieve(queued.id)).output[0] as { container_id: string }).container_id;
+    const owner = await ownerOf(stack, containerId);
+    owner.child.kill('SIGKILL');
     const done = await ended(sdk, queued.id);
     expect(done).toMatchObject({ status: 'completed', attempts: 1, output_text: 'The sandbox was lost.' });
     expect(done.output[0]).toMatchObject({ type: 'code_interpreter_call', status: 'failed' });
