@@ -145,6 +145,36 @@ describe('executions (our extension) in a real sandbox', () => {
     expect(theirs.status).toBe(404);
   });
 
+  it('cancel interrupts a running cell: it ends cancelled, its variables kept, and the next cell runs at once', async () => {
+    await execute(containerId, 'kept = 11');
+    const abort = new AbortController();
+    const res = await fetch(`${baseUrl()}/v1/containers/${containerId}/executions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${process.env.CIBOX_KEY_A}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ code: 'import time\nprint("started", flush=True)\ntime.sleep(60)\nopen("/mnt/data/not-cancelled.txt", "w").close()', stream: true }),
+      signal: abort.signal,
+    });
+    const executionId = res.headers.get('x-execution-id')!;
+    // Wait until the cell runs (its first output), then cancel it.
+    const reader = res.body!.getReader();
+    for (let text = ''; !text.includes('started'); ) text += new TextDecoder().decode((await reader.read()).value);
+    const cancel = await raw('POST', `/v1/containers/${containerId}/executions/${executionId}/cancel`);
+    expect(cancel.status).toBe(200);
+    expect(cancel.json).toMatchObject({ id: executionId, status: 'in_progress' });
+    abort.abort();
+    const ended = await eventually(async () => {
+      const got = await raw('GET', `/v1/containers/${containerId}/executions/${executionId}`);
+      return got.json?.status !== 'in_progress' && got.json;
+    }, { timeoutMs: 30_000 });
+    expect(ended).toMatchObject({ status: 'cancelled', state_lost: false, error: { name: 'Cancelled' } });
+    // The container is free (the sleep did not go on), and the kernel kept its variables.
+    const next = await execute(containerId, 'import os\nprint(os.path.exists("/mnt/data/not-cancelled.txt"), kept)');
+    expect(next).toMatchObject({ status: 'completed', stdout: 'False 11\n', state_lost: false });
+    // Cancelling again, or another key, changes nothing.
+    expect((await raw('POST', `/v1/containers/${containerId}/executions/${executionId}/cancel`)).json).toMatchObject({ status: 'cancelled' });
+    expect((await raw('POST', `/v1/containers/${containerId}/executions/${executionId}/cancel`, { key: process.env.CIBOX_KEY_B! })).status).toBe(404);
+  });
+
   it('retrieves a finished execution, and hides it from another key', async () => {
     const r = await execute(containerId, '7*6');
     const got = await raw('GET', `/v1/containers/${containerId}/executions/${r.id}`);

@@ -2,6 +2,7 @@ import { toFile } from 'openai';
 import { ONE_CODE_CALL_EVENT_TYPES, ScriptedUpstreamClient, distinctRuns } from '@cibox/testing';
 import { eventually } from '@cibox/testing';
 import { client, expectOpenAIError, raw } from './support/clients';
+import { execute } from './support/executions';
 
 const upstream = new ScriptedUpstreamClient();
 const python = (code: string) => ({ name: 'python', arguments: JSON.stringify({ code }) });
@@ -17,7 +18,7 @@ const CHART = [
 /** The tool messages (results of our python tool) the upstream was sent in its nth request. */
 async function toolResults(model: string, nth: number): Promise<string[]> {
   const requests = await upstream.requests(model);
-  return (requests[nth]?.messages ?? []).flatMap((m) => (m.role === 'tool' ? [String(m.content)] : []));
+  return (requests[nth]?.messages ?? []).flatMap((m) => (m.role === 'tool' ? [typeof m.content === 'string' ? m.content : JSON.stringify(m.content)] : []));
 }
 
 describe('POST /v1/responses with the code_interpreter tool', () => {
@@ -234,6 +235,28 @@ describe('POST /v1/responses with the code_interpreter tool', () => {
     });
     expect(stored.status).toBe('cancelled');
     expect((stored.output[0] as { status: string }).status).toBe('incomplete');
+    expect(await upstream.requests(model)).toHaveLength(1);
+  });
+
+  it('interrupts the running code when a streaming client disconnects', async () => {
+    const model = ScriptedUpstreamClient.newModel();
+    const sdk = client('a');
+    const container = await sdk.containers.create({ name: 'disconnect' });
+    await upstream.script(model, [{ tool_calls: [python('import time\ntime.sleep(30)\nopen("/mnt/data/slept.txt", "w").close()')] }, { content: 'never asked' }]);
+    const stream = await sdk.responses.create({ model, input: 'sleep', stream: true, tools: [{ type: 'code_interpreter', container: container.id }] });
+    let id = '';
+    for await (const event of stream) {
+      if (event.type === 'response.created') id = event.response.id;
+      if (event.type === 'response.code_interpreter_call.interpreting') break;
+    }
+    const stored = await eventually(async () => {
+      const r = await sdk.responses.retrieve(id);
+      return r.status !== 'in_progress' && r;
+    });
+    expect(stored.status).toBe('cancelled');
+    // The sleep was interrupted: the container is free at once and the file was never written.
+    const next = await execute(container.id, 'import os\nprint(os.path.exists("/mnt/data/slept.txt"))');
+    expect(next.stdout).toBe('False\n');
     expect(await upstream.requests(model)).toHaveLength(1);
   });
 

@@ -1,12 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { DEPLOYMENT_LABEL, SANDBOX_LABEL, WORKER_LABEL } from '@cibox/sandbox';
-import { eventually, startStack, type Stack } from '@cibox/testing';
+import { eventually, startSuiteStack, type Stack } from '@cibox/testing';
 import { ageContainer, client, raw } from './support/clients';
 import { execute } from './support/executions';
 
@@ -64,13 +60,7 @@ describe('losing a worker', () => {
   let key: string;
 
   beforeAll(async () => {
-    key = `sk-fault-${randomBytes(6).toString('hex')}`;
-    stack = await startStack({
-      apiKeys: [key],
-      dataDir: mkdtempSync(path.join(os.tmpdir(), 'cibox-fault-')),
-      workers: 1,
-      env: { LOG_LEVEL: 'warn', SANDBOX_IMAGE: process.env.SANDBOX_IMAGE ?? 'cibox-sandbox:latest', WARM_POOL_SIZE: '1', REAPER_INTERVAL_MS: '500', QUEUE_LOCK_MS: '2000' },
-    });
+    ({ stack, key } = await startSuiteStack('fault', { env: { REAPER_INTERVAL_MS: '500', QUEUE_LOCK_MS: '2000' } }));
     sdk = new OpenAI({ apiKey: key, baseURL: `${stack.baseUrl}/v1`, maxRetries: 0 });
   });
 

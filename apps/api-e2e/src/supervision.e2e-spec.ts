@@ -1,11 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
-import { eventually, startStack, type Stack } from '@cibox/testing';
+import { eventually, startSuiteStack, type Stack } from '@cibox/testing';
 import { execute } from './support/executions';
 
 /** The stack as `npm run up` starts it: supervised, so a crashed process comes back by itself. */
@@ -15,14 +11,7 @@ describe('a supervised stack', () => {
   const lines: string[] = [];
 
   beforeAll(async () => {
-    key = `sk-supervised-${randomBytes(6).toString('hex')}`;
-    stack = await startStack({
-      apiKeys: [key],
-      dataDir: mkdtempSync(path.join(os.tmpdir(), 'cibox-supervised-')),
-      workers: 1,
-      env: { LOG_LEVEL: 'warn', SANDBOX_IMAGE: process.env.SANDBOX_IMAGE ?? 'cibox-sandbox:latest', WARM_POOL_SIZE: '1' },
-      supervise: { log: (line) => lines.push(line), backoff: { initialMs: 200 } },
-    });
+    ({ stack, key } = await startSuiteStack('supervised', { supervise: { log: (line) => lines.push(line), backoff: { initialMs: 200 } } }));
   });
 
   afterAll(async () => {

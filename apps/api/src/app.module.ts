@@ -3,6 +3,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '@cibox/config';
+import { QueueModule } from '@cibox/queue';
 import { StorageModule } from '@cibox/storage';
 import { ApiErrorFilter } from './common/api-error.filter';
 import { AuthGuard } from './common/auth.guard';
@@ -21,6 +22,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         StorageModule.forRoot(config),
+        QueueModule.forRoot(config.redisUrl, { consumers: true }),
         LoggerModule.forRoot({
           pinoHttp: {
             level: config.logLevel,
@@ -39,7 +41,7 @@ export class AppModule {
         ExecutionsModule,
         HealthModule,
         ModelsModule.forRoot(config),
-        ResponsesModule,
+        ResponsesModule.forRoot(config),
         ChatModule,
       ],
       providers: [

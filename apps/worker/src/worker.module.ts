@@ -1,14 +1,17 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { BullModule } from '@nestjs/bullmq';
 import { LoggerModule } from 'nestjs-pino';
 import type { AppConfig } from '@cibox/config';
+import { QueueModule, SHARED_SANDBOX_QUEUE, workerSandboxQueue } from '@cibox/queue';
 import { DockerSandboxDriver } from '@cibox/sandbox';
 import { StorageModule, WorkerRegistry } from '@cibox/storage';
 import { HeartbeatService } from './heartbeat/heartbeat.service';
+import { ExecutionCancels } from './sandbox/execution-cancels.service';
 import { ExecutionService } from './sandbox/execution.service';
 import { FileSync } from './sandbox/file-sync.service';
 import { ReaperService } from './sandbox/reaper.service';
 import { SANDBOX_DRIVER, SandboxPool } from './sandbox/sandbox-pool.service';
-import { SandboxQueueConsumer } from './sandbox/sandbox-queue.consumer';
+import { sandboxProcessors } from './sandbox/sandbox.processor';
 
 @Module({})
 export class WorkerModule {
@@ -17,6 +20,9 @@ export class WorkerModule {
       module: WorkerModule,
       imports: [
         StorageModule.forRoot(config),
+        QueueModule.forRoot(config.redisUrl, { consumers: true }),
+        // The queues this worker consumes; its own is named after its id, known only now.
+        BullModule.registerQueue({ name: SHARED_SANDBOX_QUEUE }, { name: workerSandboxQueue(config.workerId) }),
         LoggerModule.forRoot({ pinoHttp: { level: config.logLevel } }),
       ],
       providers: [
@@ -36,8 +42,9 @@ export class WorkerModule {
         SandboxPool,
         FileSync,
         ExecutionService,
+        ExecutionCancels,
         ReaperService,
-        SandboxQueueConsumer,
+        ...sandboxProcessors(config),
       ],
     };
   }

@@ -39,6 +39,7 @@ const envSchema = z.object({
   SIGNING_SECRET: z.string().min(16).optional(),
   PUBLIC_BASE_URL: z.string().url().optional(),
   RESPONSE_TTL_S: int(30 * 24 * 3600, 60),
+  RESPONSES_CONCURRENCY: int(16, 1),
 });
 
 export interface AppConfig {
@@ -86,6 +87,8 @@ export interface AppConfig {
   publicBaseUrl: string | null;
   /** How long stored responses are kept. */
   responseTtlS: number;
+  /** Background responses one api instance runs at once. */
+  responsesConcurrency: number;
 }
 
 export class ConfigError extends Error {}
@@ -142,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     signingSecret: e.SIGNING_SECRET ?? randomBytes(32).toString('hex'),
     publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, '') ?? null,
     responseTtlS: e.RESPONSE_TTL_S,
+    responsesConcurrency: e.RESPONSES_CONCURRENCY,
   };
 }
 

@@ -11,8 +11,11 @@ export const createExecutionSchema = z
   .strict();
 export type CreateExecutionRequest = z.infer<typeof createExecutionSchema>;
 
-/** `in_progress` only while it runs (retrieve, and the stream's `created` event); then one of the others. */
-export type ExecutionStatus = 'in_progress' | 'completed' | 'failed' | 'timed_out';
+/**
+ * `in_progress` only while it runs (retrieve, and the stream's `created` event); then one of the others.
+ * `cancelled`: whoever started it gave up on it (a client that left a response), and the cell was interrupted.
+ */
+export type ExecutionStatus = 'in_progress' | 'completed' | 'failed' | 'timed_out' | 'cancelled';
 
 export interface ExecutionError {
   name: string;

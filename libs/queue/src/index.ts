@@ -1,1 +1,3 @@
 export * from './queue';
+export * from './queue-producers';
+export * from './queue.module';

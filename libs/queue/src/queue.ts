@@ -1,12 +1,23 @@
-import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { ExecutionEvent, ExecutionObject, MemoryLimit } from '@cibox/contracts';
 
 /**
  * Sandbox jobs go to the queue of the worker that owns the container (a container lives on one
  * worker); a container with no live owner goes to the shared queue, where any worker claims it.
+ *
+ * Queue names live here. A queue whose name is fixed (webhooks, background responses, batches) is
+ * registered where it is used, `BullModule.registerQueue({ name: WEBHOOK_QUEUE })`, produced to with
+ * `@InjectQueue(WEBHOOK_QUEUE) queue: Queue` and consumed by a `@Processor(WEBHOOK_QUEUE)` class:
+ * `QueueModule` gives every such queue its connection. Only queues named at run time, after a
+ * worker's id, go through `QueueProducers`.
  */
 export const SHARED_SANDBOX_QUEUE = 'sandbox';
+/** Background responses: a static queue every api instance consumes (the model↔tool loop runs in the api). */
+export const RESPONSES_QUEUE = 'responses';
+
+/** A background response to run; everything else is in its stored record. */
+export interface BackgroundResponseJob {
+  responseId: string;
+}
 export const workerSandboxQueue = (workerId: string) => `sandbox-${workerId}`;
 
 export interface ExecuteJobData {
@@ -36,6 +47,9 @@ export interface DestroyJobData {
 /** Every sandbox job, discriminated by name, so producer and consumer cannot disagree on a payload. */
 export type SandboxJob = { name: 'execute'; data: ExecuteJobData } | { name: 'destroy'; data: DestroyJobData };
 
+/** Sandbox jobs leave their queue once done (the execution record holds the result); a few failed ones stay, to be looked at. */
+export const SANDBOX_JOB_OPTIONS = { removeOnComplete: true, removeOnFail: 1000 } as const;
+
 /**
  * How long a worker may take over an execution once it starts it: a sandbox start, the cell's own
  * timeout, the grace an interrupted cell gets before its sandbox is killed, and the file sync after.
@@ -55,7 +69,10 @@ export function executionBoundMs(timeoutMs: number): number {
 export const apiReplyChannel = (instanceId: string) => `cibox:api-events:${instanceId}`;
 
 /** A job's execution object: ids and times from the job, `fields` over empty output. */
-export function executionObject(job: ExecuteJobData, fields: Pick<ExecutionObject, 'status'> & Partial<ExecutionObject>): ExecutionObject {
+export function executionObject(
+  job: Pick<ExecuteJobData, 'executionId' | 'containerId' | 'createdAt'>,
+  fields: Pick<ExecutionObject, 'status'> & Partial<ExecutionObject>,
+): ExecutionObject {
   return {
     id: job.executionId,
     object: 'container.execution',
@@ -71,43 +88,4 @@ export function executionObject(job: ExecuteJobData, fields: Pick<ExecutionObjec
     truncated: { stdout: false, stderr: false },
     ...fields,
   };
-}
-
-/**
- * Producers for queues named at run time (a worker's own queue is named after it). Every `Queue`
- * shares one connection, so routing to many workers, or to workers that come and go, opens no
- * connection per name; producers of queues not used for a while are dropped.
- */
-export class QueueProducers {
-  private readonly queues = new Map<string, Queue>();
-
-  constructor(
-    private readonly connection: Redis,
-    private readonly maxQueues = 64,
-  ) {}
-
-  get(name: string): Queue {
-    let queue = this.queues.get(name);
-    if (queue) {
-      this.queues.delete(name); // re-inserted below: the map's order is least recently used first
-    } else {
-      queue = new Queue(name, { connection: this.connection });
-      if (this.queues.size >= this.maxQueues) {
-        const [oldest, producer] = this.queues.entries().next().value as [string, Queue];
-        this.queues.delete(oldest);
-        void producer.close().catch(() => undefined);
-      }
-    }
-    this.queues.set(name, queue);
-    return queue;
-  }
-
-  async add(name: string, job: SandboxJob, jobId?: string): Promise<void> {
-    await this.get(name).add(job.name, job.data, { jobId, removeOnComplete: true, removeOnFail: 1000 });
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
-    this.queues.clear();
-  }
 }

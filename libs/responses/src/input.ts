@@ -69,7 +69,7 @@ export async function convertInput(input: CreateResponseRequest['input'], files:
         const code = item.code ?? '';
         items.push({ type: 'code_interpreter_call', id: item.id, code, container_id: item.container_id, status: 'completed', outputs: (item.outputs ?? null) as never });
         pushToolCall({ id: item.id, type: 'function', function: { name: 'python', arguments: JSON.stringify({ code }) } });
-        const logs = (item.outputs ?? []).flatMap((o) => (o.type === 'logs' ? [o.logs as string] : []));
+        const logs = (item.outputs ?? []).flatMap((o) => (o.type === 'logs' ? [o.logs] : []));
         messages.push({ role: 'tool', tool_call_id: item.id, content: logs.join('\n') || '[output not available]' });
         break;
       }

@@ -20,6 +20,7 @@ const chunk = (delta: ChatChunkChoice['delta'], finish_reason: string | null = n
 function scriptedModel(turns: Turn[], seen: ChatRequest[] = []) {
   return async function* (request: ChatRequest): AsyncIterable<ChatChunk> {
     seen.push(structuredClone(request));
+    await Promise.resolve(); // a real upstream answers asynchronously
     const turn = turns.shift();
     if (!turn) throw new Error('no more turns');
     yield chunk({ role: 'assistant' });
@@ -157,7 +158,7 @@ describe('ResponseRun', () => {
 
   it('fails with the model error, closing open items', async () => {
     const failing = async function* (): AsyncIterable<ChatChunk> {
-      yield chunk({ content: 'par' });
+      yield await Promise.resolve(chunk({ content: 'par' }));
       throw new Error('connection reset');
     };
     const events: ResponseEvent[] = [];
@@ -168,5 +169,70 @@ describe('ResponseRun', () => {
     expect(failure).not.toBeNull();
     expect(response.output[0]!.status).toBe('incomplete');
     expect(events.at(-1)!.type).toBe('response.failed');
+  });
+
+  it('runs parallel calls of one turn one after another, each its own item, and answers each', async () => {
+    const ran: string[] = [];
+    const seen: ChatRequest[] = [];
+    const { response } = await run(
+      { input: 'two', tools: [{ type: 'code_interpreter' }] },
+      [{ calls: [{ name: 'python', arguments: '{"code":"a = 1"}' }, { name: 'python', arguments: '{"code":"b = 2"}' }] }, { content: 'both' }],
+      fakeSandbox([], ran),
+      seen,
+    );
+    expect(ran).toEqual(['a = 1', 'b = 2']);
+    expect(response.output.map((i) => [i.type, i.type === 'code_interpreter_call' ? i.code : null])).toEqual([
+      ['code_interpreter_call', 'a = 1'],
+      ['code_interpreter_call', 'b = 2'],
+      ['message', null],
+    ]);
+    const ids = response.output.map((i) => i.id);
+    expect(new Set(ids).size).toBe(3);
+    expect(seen[1]!.messages.slice(-3).map((m) => [m.role, 'tool_call_id' in m ? m.tool_call_id : null])).toEqual([
+      ['assistant', null],
+      ['tool', 'call_0'],
+      ['tool', 'call_1'],
+    ]);
+  });
+
+  it('maps text.format, sampling and token limits to the upstream, and echoes fields it does not act on', async () => {
+    const seen: ChatRequest[] = [];
+    const schema = { type: 'object', properties: { n: { type: 'number' } } };
+    const { response } = await run(
+      {
+        input: 'x',
+        text: { format: { type: 'json_schema', name: 'answer', schema, strict: true } },
+        temperature: 0.2,
+        top_p: 0.9,
+        max_output_tokens: 50,
+        truncation: 'auto',
+        service_tier: 'flex',
+        user: 'u-1',
+        metadata: { k: 'v' },
+        prompt_cache_key: 'pk',
+        instructions: 'be terse',
+      },
+      [{ content: '{"n": 1}' }],
+      null,
+      seen,
+    );
+    expect(seen[0]).toMatchObject({
+      response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } },
+      temperature: 0.2,
+      top_p: 0.9,
+      max_tokens: 50,
+      messages: [{ role: 'system', content: 'be terse' }, { role: 'user', content: 'hi' }],
+    });
+    expect(seen[0]!.tools).toBeUndefined();
+    expect(response).toMatchObject({
+      truncation: 'auto',
+      service_tier: 'flex',
+      user: 'u-1',
+      metadata: { k: 'v' },
+      prompt_cache_key: 'pk',
+      instructions: 'be terse',
+      temperature: 0.2,
+      text: { format: { type: 'json_schema', name: 'answer' } },
+    });
   });
 });

@@ -44,6 +44,8 @@ export interface ResponseRunOptions {
   onExecution?: (item: CodeInterpreterCallItem, execution: ExecutionObject) => void;
   /** Parameters added to every upstream call as they are (Chat Completions passes the caller's through). */
   upstreamParams?: Record<string, unknown>;
+  /** Fields of our own on the response object (a background response's `attempts`). */
+  extra?: Record<string, unknown>;
 }
 
 export interface ResponseRunResult {
@@ -79,7 +81,7 @@ export function presentResponse(response: ResponseObject, includeOutputs: boolea
 
 /** A fresh response object echoing the request, before anything ran. */
 export function initialResponse(id: string, request: CreateResponseRequest): ResponseObject {
-  const { input: _input, include: _include, stream: _stream, store, tools, tool_choice, text, metadata, ...rest } = request;
+  const { input: _input, include: _include, stream: _stream, background: _background, store, tools, tool_choice, text, metadata, ...rest } = request;
   return {
     ...rest,
     id,
@@ -103,7 +105,7 @@ export function initialResponse(id: string, request: CreateResponseRequest): Res
     previous_response_id: request.previous_response_id ?? null,
     text: text ?? { format: { type: 'text' } },
     truncation: request.truncation ?? 'disabled',
-    background: false,
+    background: request.background ?? false,
     store: store ?? true,
     usage: null,
     user: request.user ?? null,
@@ -163,7 +165,7 @@ export class ResponseRun {
   private message: { item: MessageItem; outputIndex: number } | null = null;
 
   constructor(private readonly opts: ResponseRunOptions) {
-    this.response = initialResponse(opts.id, opts.request);
+    this.response = { ...initialResponse(opts.id, opts.request), ...opts.extra };
     this.transcript = [...opts.messages];
     this.includeOutputs = opts.request.include?.includes('code_interpreter_call.outputs') ?? false;
     this.userFunctions = (opts.request.tools ?? []).flatMap((t) =>
@@ -179,7 +181,7 @@ export class ResponseRun {
   }
 
   private emit(body: ResponseEventBody): void {
-    this.opts.emit({ ...body, sequence_number: this.sequence++ } as ResponseEvent);
+    this.opts.emit({ ...body, sequence_number: this.sequence++ });
   }
 
   private responseEvent(type: 'response.created' | 'response.in_progress' | 'response.completed' | 'response.failed' | 'response.incomplete'): void {
@@ -198,7 +200,7 @@ export class ResponseRun {
         this.finishOpenItems('incomplete');
         this.response.status = 'cancelled';
       } else {
-        failure = err instanceof ApiError ? err : new ApiError(500, 'The response failed: an internal error occurred.', 'server_error');
+        failure = err instanceof ApiError ? err : Object.assign(new ApiError(500, 'The response failed: an internal error occurred.', 'server_error'), { cause: err });
         this.finishOpenItems('incomplete');
         this.response.status = 'failed';
         this.response.error = { code: failure.status === 429 ? 'rate_limit_exceeded' : failure.status < 500 ? 'invalid_prompt' : 'server_error', message: failure.message } satisfies ResponseError;

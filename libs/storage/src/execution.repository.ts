@@ -57,6 +57,22 @@ export class ExecutionRepository {
    * on `announce.channel` in the same step. Returns what readers see from now on: this record, or the
    * one that finished first.
    */
+  /**
+   * Asks that an execution stop: marked first, then announced, so a worker either hears it while it
+   * runs the execution or finds the mark when it starts it.
+   */
+  async requestCancel(executionId: string): Promise<void> {
+    await this.redis.set(stateKeys.executionCancelled(executionId), '1', 'EX', EXECUTION_TTL_S);
+    await this.redis.publish(stateKeys.executionCancels, executionId);
+  }
+
+  async cancelRequested(executionId: string): Promise<boolean> {
+    return (await this.redis.exists(stateKeys.executionCancelled(executionId))) === 1;
+  }
+
+  /** The channel `requestCancel` announces on, for a subscriber connection. */
+  static readonly cancelChannel = stateKeys.executionCancels;
+
   async finish(record: StoredExecution, announce?: { channel: string; message: string }): Promise<StoredExecution> {
     if ((await this.write(record, 'final', announce)) === 1) return record;
     return (await this.get(record.execution.id)) ?? record;

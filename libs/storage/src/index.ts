@@ -7,3 +7,4 @@ export * from './storage.module';
 export * from './execution.repository';
 export * from './worker-registry';
 export * from './response.repository';
+export * from './cancel-watcher';

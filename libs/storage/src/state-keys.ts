@@ -16,8 +16,16 @@ export const stateKeys = {
   execution: (executionId: string) => `cibox:execution:${executionId}`,
   /** Set by the worker that starts an execution: a second start (after a stall) must not run it again. */
   executionStarted: (executionId: string) => `cibox:execution-started:${executionId}`,
+  /** Set when an execution is cancelled, for a worker that starts it after the cancel was announced. */
+  executionCancelled: (executionId: string) => `cibox:execution-cancelled:${executionId}`,
+  /** Pub/sub channel on which cancels are announced to every worker; the message is the execution id. */
+  executionCancels: 'cibox:execution-cancels',
   /** A stored response: the object, its input items, and the conversation a follow-up continues. */
   response: (responseId: string) => `cibox:response:${responseId}`,
-  /** List: the events a response streamed, in order, for replay (`GET ...?stream=true`). */
+  /** Redis stream: the events of a stored response, in order, appended as they happen (replay, resume). */
   responseEvents: (responseId: string) => `cibox:response-events:${responseId}`,
+  /** Set when a background response is cancelled, for the processor that starts it after the announce. */
+  responseCancelled: (responseId: string) => `cibox:response-cancelled:${responseId}`,
+  /** Pub/sub channel on which response cancels are announced to every api; the message is the id. */
+  responseCancels: 'cibox:response-cancels',
 };

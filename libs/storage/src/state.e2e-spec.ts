@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { ExecutionObject } from '@cibox/contracts';
+import { executionObject } from '@cibox/queue';
 import { ExecutionRepository, type StoredExecution } from './execution.repository';
 import { WORKER_HEARTBEAT_TTL_MS, WorkerRegistry } from './worker-registry';
 import { stateKeys } from './state-keys';
@@ -15,21 +16,7 @@ describe('shared state in Redis', () => {
 
   const record = (id: string, status: ExecutionObject['status'], stdout = ''): StoredExecution => ({
     tenant: 't',
-    execution: {
-      id,
-      object: 'container.execution',
-      container_id: 'cntr_x',
-      created_at: 1,
-      status,
-      stdout,
-      stderr: '',
-      results: [],
-      error: null,
-      files: [],
-      duration_ms: 0,
-      state_lost: false,
-      truncated: { stdout: false, stderr: false },
-    },
+    execution: executionObject({ executionId: id, containerId: 'cntr_x', createdAt: 1 }, { status, stdout }),
   });
 
   describe('ExecutionRepository', () => {

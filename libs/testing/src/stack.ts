@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Redis from 'ioredis';
@@ -187,6 +189,22 @@ export async function launchScriptedUpstream(opts: { dataDir: string; apiKey: st
   }
   const url = `http://127.0.0.1:${port}`;
   return { url, baseUrl: `${url}/v1`, process: child };
+}
+
+/**
+ * A stack of its own for one end-to-end suite that kills or restarts its processes: one worker, a
+ * warm pool of one, quiet logs, the image under test (`SANDBOX_IMAGE`), and one key for it.
+ */
+export async function startSuiteStack(name: string, opts: Pick<StackOptions, 'env' | 'supervise'> = {}): Promise<{ stack: Stack; key: string }> {
+  const key = `sk-${name}-${randomBytes(6).toString('hex')}`;
+  const stack = await startStack({
+    apiKeys: [key],
+    dataDir: mkdtempSync(path.join(os.tmpdir(), `cibox-${name}-`)),
+    workers: 1,
+    env: { LOG_LEVEL: 'warn', SANDBOX_IMAGE: process.env.SANDBOX_IMAGE ?? 'cibox-sandbox:latest', WARM_POOL_SIZE: '1', ...opts.env },
+    supervise: opts.supervise,
+  });
+  return { stack, key };
 }
 
 async function readDeployment(redisUrl: string): Promise<string | null> {

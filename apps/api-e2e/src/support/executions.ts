@@ -4,7 +4,7 @@ export interface Execution {
   id: string;
   object: string;
   container_id: string;
-  status: 'completed' | 'failed' | 'timed_out';
+  status: 'completed' | 'failed' | 'timed_out' | 'cancelled';
   stdout: string;
   stderr: string;
   results: ({ type: 'text'; text: string } | { type: 'image'; format: 'png'; file_id: string })[];

@@ -1,7 +1,8 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type { Request } from 'express';
 import { InvalidRequestError, PayloadTooLargeError } from '@cibox/contracts';
-import { receiveMultipart } from './multipart';
+import { receiveUpload } from './multipart';
+import { storeUpload, type Upload } from './upload';
 
 const BOUNDARY = 'cibox-test-boundary';
 
@@ -33,18 +34,25 @@ async function slowStore(body: Readable): Promise<number> {
   return bytes;
 }
 
-describe('receiveMultipart', () => {
+/** Receives the upload as a service does: the file read by `store`, then the rest of the form. */
+function receive(req: Request, maxBytes: number, store: (body: Readable) => Promise<unknown>) {
+  return receiveUpload(req, maxBytes, async (upload: Upload) => {
+    const stored = await store(upload.body);
+    return { filename: upload.filename, stored, ...(await upload.form) };
+  });
+}
+
+describe('receiveUpload', () => {
   it('streams a file within the limit to the store and collects fields', async () => {
-    const got = await receiveMultipart(request(300 * 1024), 1024 * 1024, slowStore);
-    expect(got.fields).toEqual({ purpose: 'assistants' });
-    expect(got.file).toMatchObject({ filename: 'big.bin', bytes: 300 * 1024, stored: 300 * 1024 });
+    const got = await receive(request(300 * 1024), 1024 * 1024, slowStore);
+    expect(got).toEqual({ filename: 'big.bin', bytes: 300 * 1024, stored: 300 * 1024, fields: { purpose: 'assistants' } });
   });
 
   it('answers an oversize upload with 413 after draining the body, also while the store applies backpressure', async () => {
     for (let round = 0; round < 20; round++) {
       const req = request(2 * 1024 * 1024);
       const outcome = await Promise.race([
-        receiveMultipart(req, 256 * 1024, slowStore).then(
+        receive(req, 256 * 1024, slowStore).then(
           () => 'accepted',
           (err: unknown) => err,
         ),
@@ -59,7 +67,7 @@ describe('receiveMultipart', () => {
     const req = new PassThrough() as unknown as Request & PassThrough;
     (req as unknown as { headers: Record<string, string> }).headers = { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` };
     const outcome = Promise.race([
-      receiveMultipart(req, 1024, async (body: Readable) => {
+      receive(req, 1024, async (body: Readable) => {
         for await (const chunk of body) void chunk;
       }).then(
         () => 'accepted',
@@ -72,6 +80,49 @@ describe('receiveMultipart', () => {
     await new Promise((r) => setTimeout(r, 50)); // the pipe into the store is torn down meanwhile
     req.end(`\r\n--${BOUNDARY}--\r\n`);
     expect(await outcome).toBeInstanceOf(PayloadTooLargeError);
+  });
+
+  it('drains a file its handler never reads (a 404 for the container), so the reply can go out', async () => {
+    const req = request(2 * 1024 * 1024);
+    const outcome = await receiveUpload(req, 4 * 1024 * 1024, () => Promise.reject(new Error('no such container'))).catch((err: unknown) => err);
+    expect(outcome).toMatchObject({ message: 'no such container' });
+    expect(req.readableEnded).toBe(true);
+  });
+
+  describe('storeUpload', () => {
+    const store = (put: (body: Readable) => Promise<void>) => ({ put: jest.fn((_key: string, body: Readable) => put(body)), remove: jest.fn(() => Promise.resolve()) });
+
+    it('returns the rest of the form once the file is stored', async () => {
+      const s = store(async (body) => void (await slowStore(body)));
+      const form = await receiveUpload(request(100 * 1024), 1024 * 1024, (upload) => storeUpload(upload, s, 'k'));
+      expect(form).toEqual({ fields: { purpose: 'assistants' }, bytes: 100 * 1024 });
+      expect(s.remove).not.toHaveBeenCalled();
+    });
+
+    it('over the limit: throws the 413, not the store\'s error, and removes the partial object', async () => {
+      const s = store(async (body) => void (await slowStore(body)));
+      const outcome = await receiveUpload(request(2 * 1024 * 1024), 256 * 1024, (upload) => storeUpload(upload, s, 'k')).catch((err: unknown) => err);
+      expect(outcome).toBeInstanceOf(PayloadTooLargeError);
+      expect(s.remove).toHaveBeenCalledWith('k');
+    });
+
+    it('a store that fails midway: throws its error once the body is drained, and removes the partial object', async () => {
+      const s = store(async (body) => {
+        for await (const chunk of body) void chunk;
+      });
+      s.put.mockImplementationOnce(async (_key: string, body: Readable) => {
+        await new Promise((r) => body.once('data', r));
+        throw new Error('S3 went away');
+      });
+      const req = request(2 * 1024 * 1024);
+      const outcome = await Promise.race([
+        receiveUpload(req, 4 * 1024 * 1024, (upload) => storeUpload(upload, s, 'k')).catch((err: unknown) => err),
+        new Promise((r) => setTimeout(() => r('hung'), 5000).unref()),
+      ]);
+      expect(outcome).toMatchObject({ message: 'S3 went away' });
+      expect(req.readableEnded).toBe(true);
+      expect(s.remove).toHaveBeenCalledWith('k');
+    });
   });
 
   describe('file names', () => {
@@ -94,13 +145,15 @@ describe('receiveMultipart', () => {
     beforeEach(() => store.mockClear());
 
     it.each(['ü.txt', '数据.csv', 'émoji 🎉.md'])('reads the UTF-8 name %j as sent', async (name) => {
-      const got = await receiveMultipart(named(Buffer.from(name, 'utf8')), 1024, store);
-      expect(got.file?.filename).toBe(name);
+      const got = await receive(named(Buffer.from(name, 'utf8')), 1024, store);
+      expect(got.filename).toBe(name);
     });
 
     it('takes an empty file name as a text field, so the file counts as missing', async () => {
-      const got = await receiveMultipart(named(Buffer.alloc(0)), 1024, store);
-      expect(got).toEqual({ fields: { file: 'hello' }, file: null });
+      const outcome = await receive(named(Buffer.alloc(0)), 1024, store).catch((err: unknown) => err);
+      expect(outcome).toBeInstanceOf(InvalidRequestError);
+      expect(outcome).toMatchObject({ param: 'file', message: "Missing required parameter: 'file'." });
+      expect(store).not.toHaveBeenCalled();
     });
 
     it.each([
@@ -113,7 +166,7 @@ describe('receiveMultipart', () => {
       ['a tab', 'a\tb.txt'],
       ['a leading space', ' x.txt'],
     ])('refuses %s with a 400 and stores nothing', async (_case, name) => {
-      const outcome = await receiveMultipart(named(Buffer.from(name, 'utf8')), 1024, store).catch((err: unknown) => err);
+      const outcome = await receive(named(Buffer.from(name, 'utf8')), 1024, store).catch((err: unknown) => err);
       expect(outcome).toBeInstanceOf(InvalidRequestError);
       expect(outcome).toMatchObject({ param: 'file', code: 'invalid_file_name' });
       expect(store).not.toHaveBeenCalled();

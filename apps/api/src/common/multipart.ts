@@ -1,34 +1,35 @@
 import busboy from 'busboy';
 import type { Request } from 'express';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { InvalidRequestError, PayloadTooLargeError, parseFileName } from '@cibox/contracts';
-
-export interface UploadedFile<T> {
-  filename: string;
-  bytes: number;
-  stored: T;
-}
-
-export interface MultipartUpload<T> {
-  fields: Record<string, string>;
-  file: UploadedFile<T> | null;
-}
+import type { Upload, UploadForm } from './upload';
 
 export function isMultipart(req: Request): boolean {
   return (req.headers['content-type'] ?? '').toLowerCase().startsWith('multipart/form-data');
 }
 
 /**
- * Streams the multipart field `file` into `store` as it arrives (never buffering it whole) and
- * collects the text fields. Over `maxBytes` the store is aborted, the rest of the body is drained
- * so the client reads our answer, and a 413 is thrown. A file name that is not valid
- * (`parseFileName`) is a 400 before anything is stored.
+ * Reads a multipart request up to its `file` part and hands that part to `handle` as an `Upload`
+ * (a service streams it where it belongs). The body is read to its end before the reply, whatever
+ * `handle` does, so the client reads our answer: a file `handle` left unread is drained. Rejects
+ * with a 400 for a form with no file, a malformed body or a bad file name, before `handle` runs.
  */
-export function receiveMultipart<T>(
-  req: Request,
-  maxBytes: number,
-  store: (body: Readable, filename: string) => Promise<T>,
-): Promise<MultipartUpload<T>> {
+export async function receiveUpload<T>(req: Request, maxBytes: number, handle: (upload: Upload) => Promise<T>): Promise<T> {
+  const upload = await fileUpload(req, maxBytes);
+  try {
+    return await handle(upload);
+  } finally {
+    upload.body.destroy();
+    await upload.form.catch(() => undefined);
+  }
+}
+
+/**
+ * Parses the request as it arrives (busboy, never buffering the file) and resolves once the `file`
+ * part begins. Over `maxBytes` the file's stream errors and the form rejects with a 413. A file
+ * name that is not valid (`parseFileName`) is a 400 before anything is read from the file.
+ */
+function fileUpload(req: Request, maxBytes: number): Promise<Upload> {
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
@@ -45,11 +46,15 @@ export function receiveMultipart<T>(
       return;
     }
     const fields: Record<string, string> = {};
-    let stored: Promise<UploadedFile<T>> | null = null;
+    let bytes = 0;
+    let upload: Upload | null = null;
     let failure: Error | null = null;
     const fail = (err: Error) => {
       failure ??= err;
     };
+    let settleForm!: { resolve: (form: UploadForm) => void; reject: (err: Error) => void };
+    const form = new Promise<UploadForm>((resolve, reject) => (settleForm = { resolve, reject }));
+    form.catch(() => undefined); // read by whoever reads the upload; never an unhandled rejection
 
     parser.on('field', (name, value) => {
       fields[name] = value;
@@ -57,7 +62,7 @@ export function receiveMultipart<T>(
     parser.on('file', (name, file, info) => {
       // A body that ends mid-part errors the part's stream too; unhandled, that would end the process.
       file.on('error', (err: Error) => fail(new InvalidRequestError(`Malformed multipart body: ${err.message}`, 'file')));
-      if (name !== 'file' || stored) {
+      if (name !== 'file' || upload) {
         file.resume();
         return;
       }
@@ -71,66 +76,46 @@ export function receiveMultipart<T>(
       }
       const body = new PassThrough();
       file.on('error', (err: Error) => body.destroy(err));
-      let bytes = 0;
       file.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
       });
+      // busboy ends the form only once the file has ended, so a body closed before that (over the
+      // limit, or its reader failed or is done with it) leaves the rest of the file to be drained.
+      // Unpipe before resuming: a pipe whose destination closes pauses its source, which would hang
+      // the request. (Registered before the pipe's own listener, so it runs first.)
+      const drain = () => {
+        file.unpipe(body);
+        file.resume();
+      };
+      body.on('close', drain);
       file.on('limit', () => {
         const err = new PayloadTooLargeError(maxBytes);
         fail(err);
-        // Unpipe before destroying: a pipe whose destination closes pauses its source, and busboy
-        // ends the form only once the file stream has ended, so a paused one would hang the request.
-        file.unpipe(body);
+        drain();
         body.destroy(err);
-        file.resume();
       });
       file.pipe(body);
-      stored = store(body, filename).then((result) => ({ filename, bytes, stored: result }));
-      stored.catch(() => undefined);
+      upload = { filename, body, form };
+      resolve(upload);
     });
     parser.on('filesLimit', () => undefined);
     parser.on('error', (err: Error) => {
       fail(new InvalidRequestError(`Malformed multipart body: ${err.message}`, 'file'));
       req.unpipe(parser);
       req.resume();
-      req.on('end', () => void finish());
+      req.on('end', finish);
     });
-    parser.on('close', () => void finish());
+    parser.on('close', finish);
 
     let finished = false;
-    async function finish() {
+    function finish() {
       if (finished) return;
       finished = true;
-      let file: UploadedFile<T> | null = null;
-      if (stored) {
-        try {
-          file = await stored;
-        } catch (err) {
-          fail(err as Error);
-        }
-      }
-      if (failure) reject(failure);
-      else resolve({ fields, file });
+      if (!upload) reject(failure ?? new InvalidRequestError("Missing required parameter: 'file'.", 'file'));
+      else if (failure) settleForm.reject(failure);
+      else settleForm.resolve({ fields, bytes });
     }
     req.on('aborted', () => fail(new InvalidRequestError('The upload was interrupted.', 'file')));
     req.pipe(parser);
   });
-}
-
-/**
- * Streams the upload's `file` into the object store under `key`. If anything fails (the upload,
- * the size limit, the request), the partial object is removed and the error rethrown.
- */
-export async function receiveUploadInto(
-  req: Request,
-  maxBytes: number,
-  store: { put(key: string, body: Readable): Promise<void>; remove(key: string): Promise<void> },
-  key: string,
-): Promise<MultipartUpload<void>> {
-  try {
-    return await receiveMultipart(req, maxBytes, (body) => store.put(key, body));
-  } catch (err) {
-    await store.remove(key).catch(() => undefined);
-    throw err;
-  }
 }

@@ -1,15 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Request } from 'express';
-import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import {
   CONTAINER_DATA_DIR,
-  InvalidRequestError,
   NotFoundError,
-  containerFileFromIdSchema,
   newId,
   nowSeconds,
   parseFileName,
-  parseOrThrow,
   type ContainerFileObject,
   type ListQuery,
 } from '@cibox/contracts';
@@ -20,46 +15,49 @@ import {
   objectKeys,
   toContainerFileObject,
   type ContainerFileRecord,
+  type ContainerRecord,
   type ObjectStore,
 } from '@cibox/storage';
-import { isMultipart, receiveUploadInto } from '../common/multipart';
+import { storeUpload, type Upload } from '../common/upload';
 import { toListEnvelope } from '../common/list';
 import { ContainersService } from './containers.service';
 
 @Injectable()
 export class ContainerFilesService {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     private readonly containers: ContainersService,
     private readonly containerFiles: ContainerFileRepository,
     private readonly files: FileRepository,
   ) {}
 
-  /** Adds a file from a multipart upload or, given JSON `{"file_id"}`, by copying a Files API file. */
-  async create(tenant: string, containerId: string, req: Request): Promise<ContainerFileObject> {
+  /** Adds a file from a multipart upload, streamed to S3. */
+  async upload(tenant: string, containerId: string, upload: Upload): Promise<ContainerFileObject> {
     const container = await this.containers.requireActive(tenant, containerId);
     const id = newId('containerFile');
     const key = objectKeys.containerFile(tenant, container.id, id);
-    let filename: string;
-    let bytes: number;
-    if (isMultipart(req)) {
-      const upload = await receiveUploadInto(req, this.config.maxUploadBytes, this.store, key);
-      if (!upload.file) throw new InvalidRequestError("Missing required parameter: 'file'.", 'file');
-      filename = upload.file.filename; // checked by receiveUploadInto
-      bytes = upload.file.bytes;
-    } else {
-      const { file_id } = parseOrThrow(containerFileFromIdSchema, req.body ?? {});
-      const file = await this.files.get(tenant, file_id);
-      if (!file) throw new NotFoundError('File', file_id);
-      // Files API names follow the same rule; this refuses one stored before the rule existed.
-      filename = parseFileName(file.filename, 'file_id');
-      await this.store.copy(file.object_key, key);
-      bytes = file.bytes;
-    }
+    const { bytes } = await storeUpload(upload, this.store, key);
+    return this.register(container, id, key, upload.filename, bytes); // the name was checked when it was received
+  }
+
+  /** Adds a copy of a Files API file. */
+  async copy(tenant: string, containerId: string, fileId: string): Promise<ContainerFileObject> {
+    const container = await this.containers.requireActive(tenant, containerId);
+    const file = await this.files.get(tenant, fileId);
+    if (!file) throw new NotFoundError('File', fileId);
+    // Files API names follow the same rule; this refuses one stored before the rule existed.
+    const filename = parseFileName(file.filename, 'file_id');
+    const id = newId('containerFile');
+    const key = objectKeys.containerFile(tenant, container.id, id);
+    await this.store.copy(file.object_key, key);
+    return this.register(container, id, key, filename, file.bytes);
+  }
+
+  /** Records a file whose blob is stored under `key`; one with the same name is replaced. */
+  private async register(container: ContainerRecord, id: string, key: string, filename: string, bytes: number): Promise<ContainerFileObject> {
     const record: ContainerFileRecord = {
       id,
-      tenant,
+      tenant: container.tenant,
       container_id: container.id,
       path: `${CONTAINER_DATA_DIR}/${filename}`,
       bytes,
@@ -96,43 +94,13 @@ export class ContainerFilesService {
     return { id: fileId, object: 'container.file.deleted' as const, deleted: true as const };
   }
 
-  /**
-   * Puts a Files API file, or bytes given inline, at /mnt/data/<name> in a container (input files of
-   * a response). `param` names the request field in errors.
-   */
-  async place(
-    tenant: string,
-    containerId: string,
-    source: { fileId: string } | { filename: string; data: Buffer },
-    param: string,
-  ): Promise<ContainerFileObject> {
+  /** Adds a file given as bytes (an input file inlined in a response request). */
+  async write(tenant: string, containerId: string, filename: string, data: Buffer, param: string): Promise<ContainerFileObject> {
+    const container = await this.containers.requireActive(tenant, containerId);
+    const name = parseFileName(filename, param);
     const id = newId('containerFile');
-    const key = objectKeys.containerFile(tenant, containerId, id);
-    let filename: string;
-    let bytes: number;
-    if ('fileId' in source) {
-      const file = await this.files.get(tenant, source.fileId);
-      if (!file) throw new InvalidRequestError(`File with id '${source.fileId}' not found.`, param, 'not_found');
-      filename = parseFileName(file.filename, param);
-      await this.store.copy(file.object_key, key);
-      bytes = file.bytes;
-    } else {
-      filename = parseFileName(source.filename, param);
-      await this.store.put(key, source.data, source.data.length);
-      bytes = source.data.length;
-    }
-    const record: ContainerFileRecord = {
-      id,
-      tenant,
-      container_id: containerId,
-      path: `${CONTAINER_DATA_DIR}/${filename}`,
-      bytes,
-      created_at: nowSeconds(),
-      source: 'user',
-      object_key: key,
-    };
-    const replaced = await this.containerFiles.upsertByPath(record);
-    if (replaced) await this.store.remove(replaced.object_key).catch(() => undefined);
-    return toContainerFileObject(record);
+    const key = objectKeys.containerFile(tenant, container.id, id);
+    await this.store.put(key, data, data.length);
+    return this.register(container, id, key, name, data.length);
   }
 }

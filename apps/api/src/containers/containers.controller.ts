@@ -1,6 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import {
+  containerFileFromIdSchema,
   containerFileName,
   containerListQuerySchema,
   createContainerSchema,
@@ -10,6 +12,7 @@ import {
 } from '@cibox/contracts';
 import { toContainerFileObject } from '@cibox/storage';
 import { Tenant } from '../common/auth.guard';
+import { isMultipart, receiveUpload } from '../common/multipart';
 import { sendBlob } from '../common/send-blob';
 import { ContainersService } from './containers.service';
 import { ContainerFilesService } from './container-files.service';
@@ -18,6 +21,7 @@ import { AcceptsSignedLink, SignedLinkExpires } from './signed-link.guard';
 @Controller('v1/containers')
 export class ContainersController {
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly containers: ContainersService,
     private readonly files: ContainerFilesService,
   ) {}
@@ -46,7 +50,9 @@ export class ContainersController {
   @Post(':id/files')
   @HttpCode(200)
   createFile(@Tenant() tenant: string, @Param('id') id: string, @Req() req: Request) {
-    return this.files.create(tenant, id, req);
+    // A multipart upload, or JSON `{"file_id"}` naming a Files API file to copy.
+    if (isMultipart(req)) return receiveUpload(req, this.config.maxUploadBytes, (upload) => this.files.upload(tenant, id, upload));
+    return this.files.copy(tenant, id, parseOrThrow(containerFileFromIdSchema, req.body ?? {}).file_id);
   }
 
   @Get(':id/files')

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { createExecutionSchema, parseOrThrow, type ExecutionObject } from '@cibox/contracts';
 import { Tenant } from '../common/auth.guard';
@@ -34,6 +34,13 @@ export class ExecutionsController {
       res.write(`event: ${step.value.type}\ndata: ${JSON.stringify(step.value)}\n\n`);
     }
     res.end();
+  }
+
+  /** Our extension: interrupts a running execution, which then ends `cancelled`. */
+  @Post(':executionId/cancel')
+  @HttpCode(200)
+  cancel(@Tenant() tenant: string, @Param('id') id: string, @Param('executionId') executionId: string) {
+    return this.executions.cancel(tenant, id, executionId);
   }
 
   @Get(':executionId')

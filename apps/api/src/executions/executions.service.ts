@@ -77,6 +77,21 @@ export class ExecutionsService {
     }
   }
 
+  /**
+   * Asks the worker running the execution to interrupt it (it then ends `cancelled`); one still
+   * queued ends `cancelled` without running. Harmless on a finished execution. Returns it as it stands.
+   */
+  async cancel(tenant: string, containerId: string, executionId: string): Promise<ExecutionObject> {
+    const execution = await this.retrieve(tenant, containerId, executionId);
+    if (execution.status === 'in_progress') await this.executions.requestCancel(executionId);
+    return execution;
+  }
+
+  /** Cancels by id alone, for callers that started the execution themselves. */
+  requestCancel(executionId: string): Promise<void> {
+    return this.executions.requestCancel(executionId);
+  }
+
   async retrieve(tenant: string, containerId: string, executionId: string): Promise<ExecutionObject> {
     const stored = await this.executions.get(executionId);
     if (!stored || stored.tenant !== tenant || stored.execution.container_id !== containerId) throw new NotFoundError('Execution', executionId);

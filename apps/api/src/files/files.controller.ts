@@ -1,19 +1,24 @@
-import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { fileListQuerySchema, parseOrThrow } from '@cibox/contracts';
 import { toFileObject } from '@cibox/storage';
 import { FilesService } from './files.service';
 import { Tenant } from '../common/auth.guard';
+import { receiveUpload } from '../common/multipart';
 import { sendBlob } from '../common/send-blob';
 
 @Controller('v1/files')
 export class FilesController {
-  constructor(private readonly files: FilesService) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly files: FilesService,
+  ) {}
 
   @Post()
   @HttpCode(200)
   upload(@Tenant() tenant: string, @Req() req: Request) {
-    return this.files.upload(tenant, req);
+    return receiveUpload(req, this.config.maxUploadBytes, (upload) => this.files.upload(tenant, upload));
   }
 
   @Get()

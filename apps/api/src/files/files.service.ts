@@ -1,6 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Request } from 'express';
-import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import {
   InvalidRequestError,
   NotFoundError,
@@ -12,28 +10,26 @@ import {
   type ListQuery,
 } from '@cibox/contracts';
 import { FileRepository, OBJECT_STORE, objectKeys, toFileObject, type FileRecord, type ObjectStore } from '@cibox/storage';
-import { receiveUploadInto } from '../common/multipart';
+import { storeUpload, type Upload } from '../common/upload';
 import { toListEnvelope } from '../common/list';
 
 @Injectable()
 export class FilesService {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     private readonly files: FileRepository,
   ) {}
 
   /** Streams the upload to S3 under a fresh id; metadata is written only once the blob is whole. */
-  async upload(tenant: string, req: Request): Promise<FileObject> {
+  async upload(tenant: string, upload: Upload): Promise<FileObject> {
     const id = newId('file');
     const key = objectKeys.file(tenant, id);
-    const upload = await receiveUploadInto(req, this.config.maxUploadBytes, this.store, key);
+    const { fields, bytes } = await storeUpload(upload, this.store, key);
     try {
-      if (!upload.file) throw new InvalidRequestError("Missing required parameter: 'file'.", 'file');
-      if (upload.fields.purpose === undefined) throw new InvalidRequestError("Missing required parameter: 'purpose'.", 'purpose');
-      const purpose = parseOrThrow(filePurposeSchema, upload.fields.purpose, 'purpose');
-      // The name was checked by receiveUploadInto, by the rule container files share.
-      const record: FileRecord = { id, tenant, bytes: upload.file.bytes, created_at: nowSeconds(), filename: upload.file.filename, purpose, object_key: key };
+      if (fields.purpose === undefined) throw new InvalidRequestError("Missing required parameter: 'purpose'.", 'purpose');
+      const purpose = parseOrThrow(filePurposeSchema, fields.purpose, 'purpose');
+      // The name was checked when it was received, by the rule container files share.
+      const record: FileRecord = { id, tenant, bytes, created_at: nowSeconds(), filename: upload.filename, purpose, object_key: key };
       await this.files.insert(record);
       return toFileObject(record);
     } catch (err) {

@@ -25,16 +25,42 @@ export class CodeSandbox {
     };
   }
 
-  /** Runs code through the execution queue and resolves with the finished execution. */
+  /**
+   * Runs code through the execution queue and resolves with the finished execution. If `signal`
+   * aborts first, it rejects at once and the execution is cancelled (once its id is known).
+   */
   private async execute(tenant: string, containerId: string, code: string, timeoutMs: number, signal: AbortSignal): Promise<ExecutionObject> {
-    const events = this.executions.start(tenant, containerId, { code, timeout_ms: timeoutMs });
-    const stop = () => void events.return(undefined);
-    signal.addEventListener('abort', stop, { once: true });
+    let executionId: string | null = null;
+    let gaveUp = false;
+    const cancel = (id: string) => void this.executions.requestCancel(id).catch(() => undefined);
+    const consume = (async () => {
+      for await (const event of this.executions.start(tenant, containerId, { code, timeout_ms: timeoutMs })) {
+        if (event.type === 'created') {
+          executionId = event.execution.id;
+          if (gaveUp) return cancel(executionId); // ends the subscription
+        }
+        if (event.type === 'done') return event.execution;
+      }
+      return undefined;
+    })();
+    let onAbort: () => void = () => undefined;
+    const aborted = new Promise<undefined>((resolve) => {
+      onAbort = () => {
+        // Whoever gave up on the response gave up on its code too: the running cell is interrupted.
+        gaveUp = true;
+        if (executionId) cancel(executionId);
+        resolve(undefined);
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
     try {
-      for await (const event of events) if (event.type === 'done') return event.execution;
-      throw new Error('the execution ended without a result');
+      const execution = await Promise.race([consume, aborted]);
+      if (!execution) throw new Error(signal.aborted ? 'the response was cancelled' : 'the execution ended without a result');
+      return execution;
     } finally {
-      signal.removeEventListener('abort', stop);
+      signal.removeEventListener('abort', onAbort);
+      consume.catch(() => undefined);
     }
   }
 }

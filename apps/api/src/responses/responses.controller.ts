@@ -45,6 +45,7 @@ export class ResponsesController {
 
   @Post()
   async create(@Tenant() tenant: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response) {
+    if ((body as { background?: unknown } | null)?.background === true) return this.createBackground(tenant, body, req, res);
     const prepared = await this.responses.prepare(tenant, body ?? {}, requestOrigin(req));
     // A client that goes away cancels the work: the model call and the loop stop.
     const abort = new AbortController();
@@ -69,9 +70,29 @@ export class ResponsesController {
       res.status(200).json(await this.responses.retrieve(tenant, id, includesOutputs(query)));
       return;
     }
-    const events = await this.responses.events(tenant, id, includesOutputs(query));
+    await this.responses.retrieve(tenant, id, false); // a 404 before the reply is committed to a stream
+    await this.follow(res, this.responses.events(tenant, id, includesOutputs(query), starting_after));
+  }
+
+  /** `background: true`: queued at once; with `stream: true`, its events follow as it runs. */
+  private async createBackground(tenant: string, body: unknown, req: Request, res: Response) {
+    const response = await this.responses.createBackground(tenant, body, requestOrigin(req));
+    if ((body as { stream?: unknown }).stream !== true) {
+      res.status(200).json(response);
+      return;
+    }
+    const include = Array.isArray((body as { include?: unknown }).include) && (body as { include: unknown[] }).include.includes('code_interpreter_call.outputs');
+    await this.follow(res, this.responses.events(tenant, response.id, include));
+  }
+
+  /** Streams a response's logged events until it has ended, or the client leaves. */
+  private async follow(res: Response, events: AsyncGenerator<ResponseEvent>) {
     openStream(res);
-    for (const event of events) if (starting_after === undefined || event.sequence_number > starting_after) writeEvent(res, event);
+    res.on('close', () => void events.return(undefined));
+    for await (const event of events) {
+      if (res.destroyed) break;
+      writeEvent(res, event);
+    }
     res.end();
   }
 
@@ -97,8 +118,7 @@ export class ResponsesController {
 
   @Post(':id/cancel')
   @HttpCode(200)
-  async cancel(@Tenant() tenant: string, @Param('id') id: string) {
-    await this.responses.retrieve(tenant, id, false);
-    throw new InvalidRequestError('Only responses created with background=true can be cancelled.', null, 'not_cancellable');
+  cancel(@Tenant() tenant: string, @Param('id') id: string) {
+    return this.responses.cancel(tenant, id);
   }
 }

@@ -1,9 +1,13 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
-import { InvalidRequestError, ModelNotConfiguredError, NotFoundError, newId, type MemoryLimit } from '@cibox/contracts';
+import { ApiError, InvalidRequestError, ModelNotConfiguredError, NotFoundError, newId, type MemoryLimit } from '@cibox/contracts';
+import { RESPONSES_QUEUE, type BackgroundResponseJob } from '@cibox/queue';
 import {
   ResponseRun,
   convertInput,
+  initialResponse,
   parseCreateResponse,
   presentItem,
   presentResponse,
@@ -19,7 +23,9 @@ import {
 import { FileRepository, OBJECT_STORE, ResponseRepository, type ObjectStore, type StoredResponse } from '@cibox/storage';
 import { ContainerFilesService } from '../containers/container-files.service';
 import { ContainersService } from '../containers/containers.service';
+import { WEBHOOK_EMITTER, type WebhookEmitter, type WebhookEventType } from '../common/webhook-events';
 import { CodeSandbox } from './code-sandbox.service';
+import { ResponseCancels } from './response-cancels.service';
 import { MODEL_CLIENT, type ModelClient } from '@cibox/model';
 
 /** Images given by file_id are inlined for the model up to this size. */
@@ -34,6 +40,22 @@ export interface PreparedResponse {
   run: (emit: (event: ResponseEvent) => void, signal: AbortSignal) => Promise<ResponseRunResult>;
 }
 
+/** How often a reader following a running response looks for new events. */
+const FOLLOW_POLL_MS = 50;
+
+/** Events after which a stored response's record is saved, so a poller sees it progress. */
+const PROGRESS_EVENTS: ReadonlySet<string> = new Set(['response.output_item.added', 'response.output_item.done', 'response.code_interpreter_call.interpreting']);
+
+const TERMINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'incomplete', 'cancelled']);
+
+/** The webhook event a background response's end announces. */
+const ENDED_EVENT: Record<string, WebhookEventType> = {
+  completed: 'response.completed',
+  failed: 'response.failed',
+  incomplete: 'response.incomplete',
+  cancelled: 'response.cancelled',
+};
+
 @Injectable()
 export class ResponsesService {
   private readonly logger = new Logger(ResponsesService.name);
@@ -47,27 +69,46 @@ export class ResponsesService {
     private readonly containerFiles: ContainerFilesService,
     private readonly files: FileRepository,
     private readonly sandboxes: CodeSandbox,
+    private readonly cancels: ResponseCancels,
+    @InjectQueue(RESPONSES_QUEUE) private readonly queue: Queue<BackgroundResponseJob>,
+    @Optional() @Inject(WEBHOOK_EMITTER) private readonly webhooks: WebhookEmitter | null,
   ) {}
 
-  /**
-   * Checks everything that can be checked before the response starts (so a bad request is a plain
-   * 4xx, never a broken stream), and returns the run.
-   */
-  async prepare(tenant: string, body: unknown, origin: string): Promise<PreparedResponse> {
+  /** What can be checked of a request without side effects: a bad one is a plain 4xx, never a broken stream. */
+  private async validate(tenant: string, body: unknown) {
     const request = parseCreateResponse(body);
+    if (request.background && request.store === false) throw new InvalidRequestError('Background responses need store: true.', 'store');
     if (!this.model.configured()) throw new ModelNotConfiguredError();
     const previous = request.previous_response_id ? await this.previous(tenant, request.previous_response_id) : null;
-    const id = newId('response');
     const ci = request.tools?.find((t): t is Extract<ToolParam, { type: 'code_interpreter' }> => t.type === 'code_interpreter') ?? null;
+    const explicit = ci ? explicitContainer(ci) : null;
+    if (explicit) await this.containers.requireActive(tenant, explicit);
+    return { request, previous, ci };
+  }
+
+  /**
+   * Validates a request and readies its run: its sandbox, its input files placed, its conversation.
+   * `opts.id` runs a response that already has one (a background response); `attempts` is told to
+   * the caller on the response when it was started over.
+   */
+  async prepare(tenant: string, body: unknown, origin: string, opts: { id?: string; attempts?: number } = {}): Promise<PreparedResponse> {
+    const { request, previous, ci } = await this.validate(tenant, body);
+    const id = opts.id ?? newId('response');
     const sandbox = ci ? await this.sandbox(tenant, id, ci, previous, origin) : null;
     const input = await convertInput(request.input, sandbox ? this.inputFiles(tenant, sandbox) : this.imagesOnly(tenant));
     const messages = [...(previous?.transcript ?? []), ...input.messages];
     const maxToolCalls = Math.min(request.max_tool_calls ?? this.config.maxToolCalls, this.config.maxToolCalls);
     const store = request.store !== false;
+    const background = request.background ? { body, origin, attempts: opts.attempts ?? 1 } : undefined;
 
     const run = async (emit: (event: ResponseEvent) => void, signal: AbortSignal): Promise<ResponseRunResult> => {
-      const events: ResponseEvent[] = [];
-      const responseRun = new ResponseRun({
+      // Stored events go to the response's log as they happen, so a reader can follow it live; the
+      // record is saved as each item starts and ends, so polling sees progress. Saves are chained:
+      // an earlier one never lands after a later one.
+      let logged: Promise<unknown> = Promise.resolve();
+      let saved: Promise<unknown> = Promise.resolve();
+      const save = (r: StoredResponse) => (saved = saved.then(() => this.responses.save(r)).catch(() => undefined));
+      const responseRun: ResponseRun = new ResponseRun({
         id,
         request,
         model: (req, s) => this.model.stream(req, s),
@@ -75,39 +116,142 @@ export class ResponsesService {
         messages,
         maxToolCalls,
         signal,
+        extra: background ? { attempts: background.attempts } : undefined,
         emit: (event) => {
-          events.push(event);
+          if (store) {
+            logged = this.responses.appendEvent(id, event);
+            if (PROGRESS_EVENTS.has(event.type)) void save(record(responseRun.snapshot, messages, null));
+          }
           emit(event);
         },
       });
-      if (store) await this.save(tenant, responseRun.snapshot, input.items, messages, previous?.container_id ?? null);
+      const record = (response: ResponseObject, transcript: StoredResponse['transcript'], containerId: string | null): StoredResponse => ({
+        tenant,
+        response,
+        input_items: input.items,
+        transcript,
+        container_id: containerId ?? previous?.container_id ?? null,
+        background,
+      });
+      if (store) await save(record(responseRun.snapshot, messages, null));
       const result = await responseRun.run();
-      if (result.failure && result.failure.status >= 500) this.logger.warn(`response ${id} failed: ${result.failure.message}`);
+      if (result.failure && result.failure.status >= 500) {
+        const cause = (result.failure as { cause?: unknown }).cause;
+        this.logger.warn(`response ${id} failed: ${cause instanceof Error ? cause.stack : result.failure.message}`);
+      }
       if (store) {
-        await this.save(tenant, result.response, input.items, result.transcript, result.containerId ?? previous?.container_id ?? null);
-        await this.responses.appendEvents(id, events);
+        // Every event is in the log before the record says the response ended.
+        await logged.catch(() => undefined);
+        await this.responses.expireEvents(id);
+        await saved;
+        await this.responses.save(record(result.response, result.transcript, result.containerId));
       }
       return result;
     };
     return { id, tenant, request, includeOutputs: request.include?.includes('code_interpreter_call.outputs') ?? false, run };
   }
 
+  /**
+   * `background: true`: stores the response `queued` and queues its run, which any api instance
+   * takes (the `responses` queue); returns at once.
+   */
+  async createBackground(tenant: string, body: unknown, origin: string): Promise<ResponseObject> {
+    const { request } = await this.validate(tenant, body);
+    const id = newId('response');
+    const response: ResponseObject = { ...initialResponse(id, request), status: 'queued', attempts: 0 };
+    await this.responses.save({ tenant, response, input_items: [], transcript: [], container_id: null, background: { body, origin, attempts: 0 } });
+    await this.queue.add('run', { responseId: id }, { jobId: id, removeOnComplete: true, removeOnFail: 1000 });
+    return presentResponse(response, request.include?.includes('code_interpreter_call.outputs') ?? false);
+  }
+
+  /**
+   * Runs a queued background response (the processor calls it). Run again after its api died, it
+   * starts over: the event log is cleared and `attempts` says so. A cancel stops it, its running
+   * code included.
+   */
+  async runBackground(id: string): Promise<void> {
+    const stored = await this.responses.get(id);
+    if (!stored?.background || TERMINAL.has(stored.response.status)) return;
+    const abort = new AbortController();
+    const unwatch = await this.cancels.watch(id, () => abort.abort());
+    try {
+      if (abort.signal.aborted) return; // cancelled while queued: the cancel recorded it
+      const attempts = stored.background.attempts + 1;
+      if (attempts > 1) {
+        this.logger.warn(`background response ${id} is started over (attempt ${attempts}): the api running it stopped`);
+        await this.responses.clearEvents(id);
+      }
+      let prepared: PreparedResponse;
+      try {
+        prepared = await this.prepare(stored.tenant, stored.background.body, stored.background.origin, { id, attempts });
+      } catch (err) {
+        // Valid when queued, not now (a file or container deleted meanwhile): it fails, saying why.
+        const message = err instanceof ApiError ? err.message : 'The response could not be started.';
+        const response: ResponseObject = { ...stored.response, status: 'failed', attempts, error: { code: 'invalid_prompt', message } };
+        await this.responses.save({ ...stored, response, background: { ...stored.background, attempts } });
+        await this.announce(stored.tenant, response);
+        return;
+      }
+      const result = await prepared.run(() => undefined, abort.signal);
+      await this.announce(stored.tenant, result.response);
+    } finally {
+      unwatch();
+    }
+  }
+
+  /**
+   * Cancels a background response: one still queued ends `cancelled` at once; a running one is
+   * stopped (its running code interrupted) and returned once it has. Harmless on one that ended.
+   */
+  async cancel(tenant: string, id: string): Promise<ResponseObject> {
+    const stored = await this.find(tenant, id);
+    if (!stored.background) throw new InvalidRequestError('Only responses created with background=true can be cancelled.', null, 'not_cancellable');
+    if (TERMINAL.has(stored.response.status)) return presentResponse(stored.response, false);
+    await this.responses.requestCancel(id);
+    if (stored.response.status === 'queued') {
+      const response: ResponseObject = { ...stored.response, status: 'cancelled' };
+      await this.responses.save({ ...stored, response });
+      await this.announce(tenant, response);
+      return presentResponse(response, false);
+    }
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const now = await this.responses.get(id);
+      if (!now || TERMINAL.has(now.response.status) || Date.now() > deadline) return presentResponse(now?.response ?? stored.response, false);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  private async announce(tenant: string, response: ResponseObject): Promise<void> {
+    const type = ENDED_EVENT[response.status];
+    if (type && this.webhooks) await this.webhooks.emit(tenant, type, response.id).catch((err: Error) => this.logger.warn(`webhook for ${response.id}: ${err.message}`));
+  }
+
   async retrieve(tenant: string, id: string, includeOutputs: boolean): Promise<ResponseObject> {
     return presentResponse((await this.find(tenant, id)).response, includeOutputs);
   }
 
-  /** The events the response streamed, for replay; items present outputs as `include` asks. */
-  async events(tenant: string, id: string, includeOutputs: boolean): Promise<ResponseEvent[]> {
-    const stored = await this.find(tenant, id);
-    const events = await this.responses.events(id);
-    if (stored.response.status === 'in_progress') {
-      throw new InvalidRequestError('This response is still in progress; replay it once it has finished.', 'stream');
+  /**
+   * The response's events, from the start (those numbered after `startingAfter`), live while it runs:
+   * ends once the response has ended and every event was read.
+   */
+  async *events(tenant: string, id: string, includeOutputs: boolean, startingAfter?: number): AsyncGenerator<ResponseEvent> {
+    await this.find(tenant, id);
+    let position = '0';
+    for (;;) {
+      const { events, next } = await this.responses.readEvents(id, position);
+      position = next;
+      for (const e of events) if (startingAfter === undefined || e.sequence_number > startingAfter) yield presentEvent(e, includeOutputs);
+      if (events.length > 0) continue;
+      const now = await this.responses.get(id);
+      if (!now || now.tenant !== tenant || TERMINAL.has(now.response.status)) {
+        // Every event is logged before the record says the response ended: read what is left.
+        const rest = await this.responses.readEvents(id, position);
+        for (const e of rest.events) if (startingAfter === undefined || e.sequence_number > startingAfter) yield presentEvent(e, includeOutputs);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
     }
-    return events.map((e) => {
-      if ('item' in e) return { ...e, item: presentItem(e.item, includeOutputs) };
-      if ('response' in e) return { ...e, response: presentResponse(e.response, includeOutputs) };
-      return e;
-    });
   }
 
   async inputItems(tenant: string, id: string): Promise<InputItem[]> {
@@ -131,14 +275,10 @@ export class ResponsesService {
     if (!stored || stored.tenant !== tenant) {
       throw new InvalidRequestError(`Previous response with id '${id}' not found.`, 'previous_response_id', 'previous_response_not_found');
     }
-    if (stored.response.status === 'in_progress') {
-      throw new InvalidRequestError(`Previous response with id '${id}' is still in progress.`, 'previous_response_id');
+    if (!TERMINAL.has(stored.response.status)) {
+      throw new InvalidRequestError(`Previous response with id '${id}' is still ${stored.response.status}.`, 'previous_response_id');
     }
     return stored;
-  }
-
-  private save(tenant: string, response: ResponseObject, input_items: InputItem[], transcript: StoredResponse['transcript'], container_id: string | null) {
-    return this.responses.save({ tenant, response, input_items, transcript, container_id });
   }
 
   /**
@@ -154,7 +294,7 @@ export class ResponsesService {
     origin: string,
   ): Promise<SandboxPort> {
     const given = tool.container;
-    const explicit = typeof given === 'string' ? given : given?.type === 'existing' ? (given as { container_id: string }).container_id : null;
+    const explicit = explicitContainer(tool);
     let existing: string | null = null;
     if (explicit) {
       existing = (await this.containers.requireActive(tenant, explicit)).id;
@@ -183,11 +323,11 @@ export class ResponsesService {
           throw new InvalidRequestError(`File with id '${file.file_id}' not found.`, `${param}.file_id`, 'not_found');
         }
         const containerId = await sandbox.container();
-        if (file.file_id) return (await this.containerFiles.place(tenant, containerId, { fileId: file.file_id }, `${param}.file_id`)).path;
+        if (file.file_id) return (await this.containerFiles.copy(tenant, containerId, file.file_id)).path;
         const filename = file.filename;
         if (!filename) throw new InvalidRequestError('An input_file with file_data needs a filename.', `${param}.filename`);
         const base64 = (file.file_data ?? '').replace(/^data:[^,]*,/, '');
-        return (await this.containerFiles.place(tenant, containerId, { filename, data: Buffer.from(base64, 'base64') }, `${param}.filename`)).path;
+        return (await this.containerFiles.write(tenant, containerId, filename, Buffer.from(base64, 'base64'), `${param}.filename`)).path;
       },
       imageUrl: (fileId, param) => this.imageDataUrl(tenant, fileId, param),
     };
@@ -211,4 +351,18 @@ export class ResponsesService {
     const mime = ext === 'jpg' || ext === 'jpeg' ? 'image/jpeg' : ext === 'gif' ? 'image/gif' : ext === 'webp' ? 'image/webp' : 'image/png';
     return `data:${mime};base64,${Buffer.concat(chunks).toString('base64')}`;
   }
+}
+
+/** The container a code_interpreter tool names, if it names one (not `auto`). */
+function explicitContainer(tool: Extract<ToolParam, { type: 'code_interpreter' }>): string | null {
+  const given = tool.container;
+  if (typeof given === 'string') return given;
+  return given?.type === 'existing' ? (given as { container_id: string }).container_id : null;
+}
+
+/** An event as `include` asks: code_interpreter_call outputs only when included. */
+function presentEvent(e: ResponseEvent, includeOutputs: boolean): ResponseEvent {
+  if ('item' in e) return { ...e, item: presentItem(e.item, includeOutputs) };
+  if ('response' in e) return { ...e, response: presentResponse(e.response, includeOutputs) };
+  return e;
 }

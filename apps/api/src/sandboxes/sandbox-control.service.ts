@@ -1,20 +1,15 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
-import type { Redis } from 'ioredis';
-import { REDIS, WorkerRegistry } from '@cibox/storage';
+import { Injectable } from '@nestjs/common';
+import { WorkerRegistry } from '@cibox/storage';
 import { QueueProducers, SHARED_SANDBOX_QUEUE, workerSandboxQueue, type SandboxJob } from '@cibox/queue';
 
 /** The api's side of the sandbox queues: routes jobs to the worker that owns a container. */
 @Injectable()
-export class SandboxControl implements OnModuleDestroy {
-  private readonly queues: QueueProducers;
-
+export class SandboxControl {
   constructor(
-    @Inject(REDIS) redis: Redis,
-    private readonly registry: WorkerRegistry,
-  ) {
     // One connection for every queue this api produces to, however many workers come and go.
-    this.queues = new QueueProducers(redis.duplicate());
-  }
+    private readonly queues: QueueProducers,
+    private readonly registry: WorkerRegistry,
+  ) {}
 
   /** The queue that should run the container's next job: its live owner's, else the shared one. */
   async queueFor(containerId: string): Promise<string> {
@@ -35,9 +30,5 @@ export class SandboxControl implements OnModuleDestroy {
 
   async workersAlive(): Promise<number> {
     return (await this.registry.alive()).length;
-  }
-
-  onModuleDestroy(): Promise<void> {
-    return this.queues.close();
   }
 }

@@ -9,7 +9,7 @@ const valueError: KernelError = { name: 'ValueError', value: 'bad value', traceb
 const keyboardInterrupt: KernelError = { name: 'KeyboardInterrupt', value: '', traceback: ['Traceback...', 'KeyboardInterrupt'] };
 
 function run(overrides: Partial<CellRun>): CellRun {
-  return { done: null, failure: null, interrupted: false, killed: false, oomKilled: false, timeoutMs: 5000, memoryLimit: '4g', ...overrides };
+  return { done: null, failure: null, interrupted: false, cancelled: false, killed: false, oomKilled: false, timeoutMs: 5000, memoryLimit: '4g', ...overrides };
 }
 
 type Expected = Omit<CellOutcome, 'error'> & { error: null | { name: string; value?: RegExp; traceback?: string[] } };
@@ -35,6 +35,21 @@ const cases: [string, CellRun, Expected][] = [
     'a cell that finished ok just as the interrupt was sent is completed',
     run({ done: done(), interrupted: true }),
     { status: 'completed', sandboxLost: false, error: null },
+  ],
+  [
+    'a cancelled cell that stopped with KeyboardInterrupt is cancelled and kept its variables',
+    run({ done: done('error', keyboardInterrupt), cancelled: true }),
+    { status: 'cancelled', sandboxLost: false, error: { name: 'Cancelled', value: /cancelled and interrupted; variables were kept/ } },
+  ],
+  [
+    'a cancelled cell that finished just before the interrupt is completed',
+    run({ done: done(), cancelled: true }),
+    { status: 'completed', sandboxLost: false, error: null },
+  ],
+  [
+    'a cancelled cell that ignored the interrupt and was killed is cancelled and lost the sandbox',
+    run({ failure: new KernelGoneError(), cancelled: true, killed: true }),
+    { status: 'cancelled', sandboxLost: true, error: { name: 'Cancelled', value: /did not stop when interrupted.*variables were lost/ } },
   ],
   [
     'a cell that ignored the interrupt and was killed timed out and lost the sandbox',

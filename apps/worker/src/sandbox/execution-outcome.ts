@@ -9,6 +9,8 @@ export interface CellRun {
   failure: Error | null;
   /** The soft timeout fired and the cell was interrupted. */
   interrupted: boolean;
+  /** The execution was cancelled and the cell interrupted (it may have been killed after, as on a timeout). */
+  cancelled: boolean;
   /** The cell ignored the interrupt and the sandbox was killed. */
   killed: boolean;
   /** The kernel was killed by the memory limit. */
@@ -33,6 +35,9 @@ export function cellOutcome(run: CellRun): CellOutcome {
     return { status: 'failed', sandboxLost: true, error: { name: 'SandboxError', value: `The sandbox ${run.failure.message} and ${lostNote}`, traceback: [] } };
   }
   if (run.done && !run.failure) {
+    if (run.cancelled && run.done.error?.name === 'KeyboardInterrupt') {
+      return { status: 'cancelled', sandboxLost: false, error: { ...run.done.error, name: 'Cancelled', value: 'The execution was cancelled and interrupted; variables were kept.' } };
+    }
     if (run.interrupted && run.done.error?.name === 'KeyboardInterrupt') {
       return {
         status: 'timed_out',
@@ -47,7 +52,10 @@ export function cellOutcome(run: CellRun): CellOutcome {
     // The cell ended, then the kernel died before its files were handed over.
     return { status: 'failed', sandboxLost: true, error: { name: 'SandboxError', value: `The sandbox kernel exited after the cell ended, before its files were saved, and ${lostNote}`, traceback: [] } };
   }
-  // The kernel is gone: killed after a timeout, out of memory, or crashed.
+  // The kernel is gone: killed after a timeout or a cancel, out of memory, or crashed.
+  if (run.cancelled && (run.killed || !run.oomKilled)) {
+    return { status: 'cancelled', sandboxLost: true, error: { name: 'Cancelled', value: `The execution was cancelled and did not stop when interrupted; the sandbox ${lostNote}`, traceback: [] } };
+  }
   if (run.killed || (run.interrupted && !run.oomKilled)) {
     return {
       status: 'timed_out',

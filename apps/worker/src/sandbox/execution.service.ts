@@ -14,10 +14,11 @@ import { EXECUTION_LIMITS, executionObject, type ExecuteJobData, type ExecutionE
 import { KernelGoneError, KernelProtocolError, type CellEvent, type KernelDone } from '@cibox/sandbox';
 import { ContainerRepository, ExecutionRepository, REDIS, WorkerRegistry, isExpired, toContainerFileObject } from '@cibox/storage';
 import { KeyedMutex } from './container-lock';
+import { ExecutionCancels } from './execution-cancels.service';
 import { FileSync } from './file-sync.service';
 import { SandboxPool, type LiveSandbox } from './sandbox-pool.service';
 import { OutputBuffer } from './output-buffer';
-import { cellOutcome } from './execution-outcome';
+import { cellOutcome, type CellOutcome } from './execution-outcome';
 
 /** How long an interrupted cell may take to stop before its sandbox is killed. */
 const INTERRUPT_GRACE_MS = EXECUTION_LIMITS.interruptGraceMs;
@@ -39,6 +40,7 @@ export class ExecutionService {
     private readonly containers: ContainerRepository,
     private readonly executions: ExecutionRepository,
     private readonly registry: WorkerRegistry,
+    private readonly cancels: ExecutionCancels,
   ) {}
 
   run(job: ExecuteJobData): Promise<void> {
@@ -114,7 +116,9 @@ export class ExecutionService {
 
         const session = live.sandbox.session;
         let interrupted = false;
+        let cancelled = false;
         let killed = false;
+        let cancelTimer: NodeJS.Timeout | undefined;
         const softTimer = setTimeout(() => {
           interrupted = true;
           session.interrupt();
@@ -123,6 +127,18 @@ export class ExecutionService {
           killed = true;
           void this.pool.discard(job.containerId);
         }, job.timeoutMs + INTERRUPT_GRACE_MS);
+        // A cancel interrupts the cell like a timeout does, and kills it if it ignores that.
+        let cellStarted = false;
+        let ranCell = false;
+        const unwatch = await this.cancels.watch(job.executionId, () => {
+          cancelled = true;
+          if (!cellStarted) return; // not run at all: see below
+          session.interrupt();
+          cancelTimer = setTimeout(() => {
+            killed = true;
+            void this.pool.discard(job.containerId);
+          }, INTERRUPT_GRACE_MS);
+        });
         let images = 0;
         const pending: Promise<unknown>[] = [];
         const sandbox = live;
@@ -167,12 +183,18 @@ export class ExecutionService {
         };
         let done: KernelDone | null = null;
         try {
-          done = await session.exec(job.executionId, job.code, this.config.sandbox.outputMaxBytes, onEvent);
+          cellStarted = true;
+          if (!cancelled) {
+            ranCell = true;
+            done = await session.exec(job.executionId, job.code, this.config.sandbox.outputMaxBytes, onEvent);
+          }
         } catch (err) {
           if (!(err instanceof KernelGoneError)) throw err;
         } finally {
           clearTimeout(softTimer);
           clearTimeout(hardTimer);
+          clearTimeout(cancelTimer);
+          unwatch();
           await Promise.allSettled(pending);
         }
         if (done) {
@@ -185,10 +207,13 @@ export class ExecutionService {
           }
         }
         const failure = session.failure;
-        const outcome = cellOutcome({
+        const outcome: CellOutcome = !ranCell
+          ? { status: 'cancelled', sandboxLost: false, error: { name: 'Cancelled', value: 'The execution was cancelled before it ran.', traceback: [] } }
+          : cellOutcome({
           done,
           failure,
           interrupted,
+          cancelled,
           killed,
           oomKilled: !done && !killed && !(failure instanceof KernelProtocolError) && (await live.sandbox.wasOomKilled()),
           timeoutMs: job.timeoutMs,

@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { InjectQueue } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { nowSeconds } from '@cibox/contracts';
-import { SHARED_SANDBOX_QUEUE, workerSandboxQueue, type ExecuteJobData } from '@cibox/queue';
+import { QueueProducers, SANDBOX_JOB_OPTIONS, SHARED_SANDBOX_QUEUE, workerSandboxQueue, type ExecuteJobData } from '@cibox/queue';
 import { WORKER_LABEL, type SandboxDriver } from '@cibox/sandbox';
-import { ContainerRepository, REDIS, WorkerRegistry, isExpired } from '@cibox/storage';
+import { ContainerRepository, WorkerRegistry, isExpired } from '@cibox/storage';
 import { ExecutionService } from './execution.service';
 import { SANDBOX_DRIVER, SandboxPool } from './sandbox-pool.service';
 
@@ -25,12 +25,13 @@ export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(REDIS) private readonly redis: Redis,
     @Inject(SANDBOX_DRIVER) private readonly driver: SandboxDriver,
     private readonly pool: SandboxPool,
     private readonly containers: ContainerRepository,
     private readonly executions: ExecutionService,
     private readonly registry: WorkerRegistry,
+    private readonly queues: QueueProducers,
+    @InjectQueue(SHARED_SANDBOX_QUEUE) private readonly shared: Queue,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -88,25 +89,17 @@ export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
   private async rescueDeadWorkers(): Promise<void> {
     for (const worker of await this.registry.dead()) {
       if (worker === this.config.workerId || !(await this.registry.lockRescue(worker, this.config.workerId))) continue;
-      const connection = this.redis.duplicate({ maxRetriesPerRequest: null });
-      const dead = new Queue(workerSandboxQueue(worker), { connection });
-      const shared = new Queue(SHARED_SANDBOX_QUEUE, { connection });
-      try {
-        for (const job of await dead.getJobs(['active'])) {
-          if (job.name === 'execute') await this.executions.failLost(job.data as ExecuteJobData);
-        }
-        const waiting = await dead.getJobs(['waiting', 'delayed', 'prioritized', 'paused']);
-        for (const job of waiting) {
-          await shared.add(job.name, job.data, { jobId: `${job.id ?? job.name}-rescued`, removeOnComplete: true, removeOnFail: 1000 });
-        }
-        await dead.obliterate({ force: true });
-        await this.registry.leave(worker);
-        if (waiting.length > 0) this.logger.log(`moved ${waiting.length} jobs of dead worker ${worker} to the shared queue`);
-      } finally {
-        await dead.close();
-        await shared.close();
-        await connection.quit().catch(() => undefined);
+      const dead = this.queues.get(workerSandboxQueue(worker));
+      for (const job of await dead.getJobs(['active'])) {
+        if (job.name === 'execute') await this.executions.failLost(job.data as ExecuteJobData);
       }
+      const waiting = await dead.getJobs(['waiting', 'delayed', 'prioritized', 'paused']);
+      for (const job of waiting) {
+        await this.shared.add(job.name, job.data, { ...SANDBOX_JOB_OPTIONS, jobId: `${job.id ?? job.name}-rescued` });
+      }
+      await dead.obliterate({ force: true });
+      await this.registry.leave(worker);
+      if (waiting.length > 0) this.logger.log(`moved ${waiting.length} jobs of dead worker ${worker} to the shared queue`);
     }
   }
 
