@@ -1,5 +1,6 @@
 import type { ExecutionObject } from '@cibox/contracts';
 import type { ChatChunkChoice } from '@cibox/model';
+import { ONE_CODE_CALL_EVENT_TYPES, distinctRuns } from '@cibox/testing';
 import type { ChatChunk, ChatRequest } from './chat';
 import { parseCreateResponse } from './request';
 import { ResponseRun, type SandboxPort } from './response-run';
@@ -94,26 +95,8 @@ describe('ResponseRun', () => {
     );
     expect(ran).toEqual([code]);
     expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
-    const types = events.map((e) => e.type).filter((t, i, a) => t !== a[i - 1]);
-    expect(types).toEqual([
-      'response.created',
-      'response.in_progress',
-      'response.output_item.added',
-      'response.code_interpreter_call.in_progress',
-      'response.code_interpreter_call_code.delta',
-      'response.code_interpreter_call_code.done',
-      'response.code_interpreter_call.interpreting',
-      'response.code_interpreter_call.completed',
-      'response.output_item.done',
-      'response.output_item.added',
-      'response.content_part.added',
-      'response.output_text.delta',
-      'response.output_text.annotation.added',
-      'response.output_text.done',
-      'response.content_part.done',
-      'response.output_item.done',
-      'response.completed',
-    ]);
+    const types = distinctRuns(events.map((e) => e.type));
+    expect(types).toEqual(ONE_CODE_CALL_EVENT_TYPES);
     const deltas = events.filter((e) => e.type === 'response.code_interpreter_call_code.delta');
     expect(deltas.length).toBeGreaterThan(3);
     expect(deltas.map((e) => (e as { delta: string }).delta).join('')).toBe(code);
