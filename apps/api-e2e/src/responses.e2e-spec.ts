@@ -114,6 +114,14 @@ describe('POST /v1/responses with the code_interpreter tool', () => {
     const first = (await upstream.requests(model))[0]!;
     expect(JSON.stringify(first.messages)).toContain('/mnt/data/temps.csv');
     expect((await toolResults(model, 1))[0]).toContain('20');
+
+    // Files given to an auto container are there too, and the model is told where.
+    const other = ScriptedUpstreamClient.newModel();
+    await upstream.script(other, [{ tool_calls: [python("print(open('/mnt/data/temps.csv').read().count('\\n'))")] }, { content: 'Three lines.' }]);
+    const viaTool = await sdk.responses.create({ model: other, input: 'count lines', tools: [{ type: 'code_interpreter', container: { type: 'auto', file_ids: [file.id] } }] });
+    expect(viaTool.output_text).toBe('Three lines.');
+    expect((await upstream.requests(other))[0]!.messages).toContainEqual({ role: 'system', content: 'Files available to the python tool: /mnt/data/temps.csv' });
+    expect((await toolResults(other, 1))[0]).toContain('3');
   });
 
   it('keeps variables and the container across responses chained by previous_response_id', async () => {

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
-import { ApiError, InvalidRequestError, ModelNotConfiguredError, NotFoundError, newId, type MemoryLimit } from '@cibox/contracts';
+import { ApiError, CONTAINER_DATA_DIR, InvalidRequestError, ModelNotConfiguredError, NotFoundError, newId, type MemoryLimit } from '@cibox/contracts';
 import { RESPONSES_QUEUE, type BackgroundResponseJob } from '@cibox/queue';
 import {
   ResponseRun,
@@ -11,6 +11,7 @@ import {
   parseCreateResponse,
   presentItem,
   presentResponse,
+  type ChatMessage,
   type CreateResponseRequest,
   type InputFilesPort,
   type InputItem,
@@ -83,6 +84,10 @@ export class ResponsesService {
     const ci = request.tools?.find((t): t is Extract<ToolParam, { type: 'code_interpreter' }> => t.type === 'code_interpreter') ?? null;
     const explicit = ci ? explicitContainer(ci) : null;
     if (explicit) await this.containers.requireActive(tenant, explicit);
+    const fileIds = ci && typeof ci.container === 'object' && ci.container.type === 'auto' ? ((ci.container as { file_ids?: string[] }).file_ids ?? []) : [];
+    for (const [i, fileId] of fileIds.entries()) {
+      if (!(await this.files.get(tenant, fileId))) throw new InvalidRequestError(`File with id '${fileId}' not found.`, `tools.container.file_ids.${i}`, 'not_found');
+    }
     return { request, previous, ci };
   }
 
@@ -94,9 +99,9 @@ export class ResponsesService {
   async prepare(tenant: string, body: unknown, origin: string, opts: { id?: string; attempts?: number } = {}): Promise<PreparedResponse> {
     const { request, previous, ci } = await this.validate(tenant, body);
     const id = opts.id ?? newId('response');
-    const sandbox = ci ? await this.sandbox(tenant, id, ci, previous, origin) : null;
+    const { port: sandbox, note } = ci ? await this.sandbox(tenant, id, ci, previous, origin) : { port: null, note: null };
     const input = await convertInput(request.input, sandbox ? this.inputFiles(tenant, sandbox) : this.imagesOnly(tenant));
-    const messages = [...(previous?.transcript ?? []), ...input.messages];
+    const messages: ChatMessage[] = [...(previous?.transcript ?? []), ...(note ? [{ role: 'system' as const, content: note }] : []), ...input.messages];
     const maxToolCalls = Math.min(request.max_tool_calls ?? this.config.maxToolCalls, this.config.maxToolCalls);
     const store = request.store !== false;
     const background = request.background ? { body, origin, attempts: opts.attempts ?? 1 } : undefined;
@@ -292,7 +297,7 @@ export class ResponsesService {
     tool: Extract<ToolParam, { type: 'code_interpreter' }>,
     previous: StoredResponse | null,
     origin: string,
-  ): Promise<SandboxPort> {
+  ): Promise<{ port: SandboxPort; note: string | null }> {
     const given = tool.container;
     const explicit = explicitContainer(tool);
     let existing: string | null = null;
@@ -302,17 +307,19 @@ export class ResponsesService {
       existing = (await this.containers.requireActive(tenant, previous.container_id).catch(() => null))?.id ?? null;
     }
     const auto = given && typeof given === 'object' && given.type === 'auto' ? (given as { file_ids?: string[]; memory_limit?: MemoryLimit | null }) : null;
+    // The model is told where the files the container is made with are (validate checked they exist).
+    let note: string | null = null;
     if (!existing && auto?.file_ids?.length) {
-      // Checked now, so a bad file id is a 400 before anything runs.
-      for (const [i, fileId] of auto.file_ids.entries()) {
-        if (!(await this.files.get(tenant, fileId))) throw new InvalidRequestError(`File with id '${fileId}' not found.`, `tools.container.file_ids.${i}`, 'not_found');
-      }
+      const names = await Promise.all(auto.file_ids.map(async (fileId) => (await this.files.get(tenant, fileId))?.filename));
+      const paths = names.filter((n): n is string => Boolean(n)).map((n) => `${CONTAINER_DATA_DIR}/${n}`);
+      if (paths.length > 0) note = `Files available to the python tool: ${paths.join(', ')}`;
     }
-    return this.sandboxes.port(tenant, origin, this.config.sandbox.timeoutDefaultMs, async () => {
+    const port = this.sandboxes.port(tenant, origin, this.config.sandbox.timeoutDefaultMs, async () => {
       if (existing) return existing;
       const created = await this.containers.create(tenant, { name: `Container for response ${responseId}`, file_ids: auto?.file_ids, memory_limit: auto?.memory_limit ?? undefined });
       return created.id;
     });
+    return { port, note };
   }
 
   private inputFiles(tenant: string, sandbox: SandboxPort): InputFilesPort {
