@@ -14,6 +14,7 @@ import { HealthModule } from './health/health.module';
 import { ModelsModule } from './models/models.module';
 import { ResponsesModule } from './responses/responses.module';
 import { ChatModule } from './chat/chat.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({})
 export class AppModule {
@@ -22,7 +23,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         StorageModule.forRoot(config),
-        QueueModule.forRoot(config.redisUrl, { consumers: false }),
+        QueueModule.forRoot(config.redisUrl, { consumers: true }),
         LoggerModule.forRoot({
           pinoHttp: {
             level: config.logLevel,
@@ -43,6 +44,7 @@ export class AppModule {
         ModelsModule.forRoot(config),
         ResponsesModule,
         ChatModule,
+        WebhooksModule.forRoot(config),
       ],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
