@@ -14,6 +14,7 @@ import { HealthModule } from './health/health.module';
 import { ModelsModule } from './models/models.module';
 import { ResponsesModule } from './responses/responses.module';
 import { ChatModule } from './chat/chat.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({})
 export class AppModule {
@@ -43,6 +44,7 @@ export class AppModule {
         ModelsModule.forRoot(config),
         ResponsesModule.forRoot(config),
         ChatModule,
+        WebhooksModule.forRoot(config),
       ],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

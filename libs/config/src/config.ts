@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { isWebhookSecret } from '@cibox/webhooks';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const url = (def: string) => z.string().url().default(def);
@@ -30,6 +31,17 @@ const envSchema = z.object({
   WORKER_CONCURRENCY: int(32, 1),
   REAPER_INTERVAL_MS: int(10_000, 100),
   QUEUE_LOCK_MS: int(30_000, 1000),
+  WEBHOOK_URL: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\//i.test(u), 'must be an http or https URL')
+    .optional(),
+  WEBHOOK_SECRET: z.string().refine(isWebhookSecret, 'must be whsec_ followed by at least 16 bytes in base64').optional(),
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: z.enum(['true', 'false', '1', '0']).default('false'),
+  WEBHOOK_MAX_ATTEMPTS: int(12, 1).pipe(z.number().max(50)),
+  WEBHOOK_RETRY_BASE_MS: int(30_000, 10),
+  WEBHOOK_TIMEOUT_MS: int(10_000, 100),
+  WEBHOOK_CONCURRENCY: int(64, 1),
   MODEL_BASE_URL: z.string().url().optional(),
   MODEL_API_KEY: z.string().optional(),
   MODELS_FILE: z.string().min(1).optional(),
@@ -68,6 +80,20 @@ export interface AppConfig {
   reaperIntervalMs: number;
   /** How long a job stays claimed by a silent worker before another may take it (BullMQ lock and stall check). */
   queueLockMs: number;
+  webhooks: {
+    /** The operator's endpoint (`WEBHOOK_URL`), sent every tenant's events, trusted as configured. */
+    operator: { url: string; secret: string } | null;
+    /** Whether tenants' endpoints may be loopback, private or link-local addresses. */
+    allowPrivateTargets: boolean;
+    /** Attempts per event and endpoint, the first included. */
+    maxAttempts: number;
+    /** Delay before the first retry; each next one waits twice as long. */
+    retryBaseMs: number;
+    /** The longest one attempt may take, connection to response headers. */
+    timeoutMs: number;
+    /** Deliveries one api instance makes at once. */
+    concurrency: number;
+  };
   model: {
     /** The default OpenAI-compatible upstream (`MODEL_BASE_URL`, e.g. https://api.openai.com/v1). */
     baseUrl: string | null;
@@ -110,6 +136,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  if (Boolean(e.WEBHOOK_URL) !== Boolean(e.WEBHOOK_SECRET)) {
+    throw new ConfigError(`Invalid configuration:\n  ${e.WEBHOOK_URL ? 'WEBHOOK_SECRET: is required with WEBHOOK_URL' : 'WEBHOOK_URL: is required with WEBHOOK_SECRET'}`);
+  }
   const keys = (e.API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
   return {
     port: e.PORT,
@@ -134,6 +163,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     workerConcurrency: e.WORKER_CONCURRENCY,
     reaperIntervalMs: e.REAPER_INTERVAL_MS,
     queueLockMs: e.QUEUE_LOCK_MS,
+    webhooks: {
+      operator: e.WEBHOOK_URL && e.WEBHOOK_SECRET ? { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET } : null,
+      allowPrivateTargets: e.WEBHOOK_ALLOW_PRIVATE_TARGETS === 'true' || e.WEBHOOK_ALLOW_PRIVATE_TARGETS === '1',
+      maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+      retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+    },
     model: {
       baseUrl: e.MODEL_BASE_URL?.replace(/\/+$/, '') ?? null,
       apiKey: e.MODEL_API_KEY ?? null,

@@ -1,4 +1,5 @@
 import type { ExecutionEvent, ExecutionObject, MemoryLimit } from '@cibox/contracts';
+import type { WebhookEventType } from '@cibox/webhooks';
 
 /**
  * Sandbox jobs go to the queue of the worker that owns the container (a container lives on one
@@ -88,4 +89,18 @@ export function executionObject(
     truncated: { stdout: false, stderr: false },
     ...fields,
   };
+}
+
+/** Webhook deliveries: a static queue every api instance consumes, one job per (event, endpoint). */
+export const WEBHOOK_QUEUE = 'webhooks';
+
+export interface WebhookDeliveryJob {
+  tenant: string;
+  /** The tenant's endpoint, or null for the operator's (`WEBHOOK_URL`). */
+  endpointId: string | null;
+  /** The `webhook-id` of every attempt. */
+  eventId: string;
+  eventType: WebhookEventType;
+  /** The event, serialized once, so that every attempt sends the same bytes. */
+  body: string;
 }
