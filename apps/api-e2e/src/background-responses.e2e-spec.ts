@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import { ScriptedUpstreamClient, eventually, startSuiteStack, type Stack } from '@cibox/testing';
 import { client, raw } from './support/clients';
 import { execute } from './support/executions';
+import { startReceiver } from './support/webhook-receiver';
 
 const upstream = new ScriptedUpstreamClient();
 const python = (code: string) => ({ name: 'python', arguments: JSON.stringify({ code }) });
@@ -90,6 +91,24 @@ describe('background responses', () => {
     const fg = await sdk.responses.create({ model: quick, input: 'x' });
     expect((await raw('POST', `/v1/responses/${fg.id}/cancel`)).status).toBe(400);
     expect((await raw('POST', `/v1/responses/${done.id}/cancel`, { key: process.env.CIBOX_KEY_B! })).status).toBe(404);
+  });
+
+  it('announces its end to the webhook endpoints of its key, signed so the SDK unwraps it', async () => {
+    const receiver = await startReceiver();
+    const sdk = client('a');
+    const endpoint = await sdk.webhooks.create({ name: 'bg', url: receiver.url, event_types: ['response.completed', 'response.cancelled'] });
+    try {
+      const model = ScriptedUpstreamClient.newModel();
+      await upstream.script(model, [{ content: 'announced' }]);
+      const queued = await sdk.responses.create({ model, input: 'x', background: true });
+      await ended(sdk, queued.id);
+      const delivery = await eventually(() => receiver.received.find((r) => r.body.includes(queued.id)), { timeoutMs: 30_000 });
+      const event = await sdk.webhooks.unwrap(delivery.body, delivery.headers, endpoint.signing_secret);
+      expect(event).toMatchObject({ object: 'event', type: 'response.completed', data: { id: queued.id } });
+    } finally {
+      await sdk.webhooks.delete(endpoint.id);
+      await receiver.stop();
+    }
   });
 
   it('refuses background without store', async () => {
