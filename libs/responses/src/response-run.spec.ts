@@ -235,4 +235,80 @@ describe('ResponseRun', () => {
       text: { format: { type: 'json_schema', name: 'answer' } },
     });
   });
+
+  /** A model that plays raw chunk deltas (one list per turn). */
+  function rawModel(turns: ChatChunkChoice['delta'][][], seen: ChatRequest[] = []) {
+    return async function* (request: ChatRequest): AsyncIterable<ChatChunk> {
+      seen.push(structuredClone(request));
+      await Promise.resolve();
+      const turn = turns.shift();
+      if (!turn) throw new Error('no more turns');
+      for (const d of turn) yield chunk(d);
+      yield chunk({}, turn.some((d) => d.tool_calls) ? 'tool_calls' : 'stop');
+    };
+  }
+
+  async function runRaw(body: Record<string, unknown>, turns: ChatChunkChoice['delta'][][], sandbox: SandboxPort | null, seen: ChatRequest[] = [], maxToolCalls = 20) {
+    const events: ResponseEvent[] = [];
+    const r = new ResponseRun({ id: 'resp_r', request: parseCreateResponse({ model: 'm', ...body }), model: rawModel(turns, seen), sandbox, messages: [{ role: 'user', content: 'hi' }], maxToolCalls, emit: (e) => events.push(e), signal: new AbortController().signal });
+    return { ...(await r.run()), events };
+  }
+
+  it('keeps calls apart that come without an index, told apart by their ids, and takes a name sent whole in every chunk once', async () => {
+    const ran: string[] = [];
+    const { response } = await runRaw(
+      { input: 'x', tools: [{ type: 'code_interpreter' }] },
+      [
+        [
+          { tool_calls: [{ index: 0, id: 'a', function: { name: 'python', arguments: '{"code":"1+1"}' } }] },
+          { tool_calls: [{ index: 0, id: 'b', function: { name: 'python', arguments: '{"code":' } }] },
+          { tool_calls: [{ index: 1, function: { name: 'python', arguments: '"2+2"}' } }] },
+        ],
+        [{ content: 'ok' }],
+      ],
+      fakeSandbox([], ran),
+    );
+    expect(ran).toEqual(['1+1', '2+2']);
+    expect(response.output.map((i) => i.type)).toEqual(['code_interpreter_call', 'code_interpreter_call', 'message']);
+  });
+
+  it('opens a function call only once its name is whole', async () => {
+    const { response, events } = await runRaw(
+      { input: 'x', tools: [{ type: 'function', name: 'get', parameters: {} }, { type: 'function', name: 'get_weather', parameters: {} }] },
+      [[{ tool_calls: [{ index: 0, id: 'c', function: { name: 'get' } }] }, { tool_calls: [{ index: 0, function: { name: '_weather' } }] }, { tool_calls: [{ index: 0, function: { arguments: '{}' } }] }]],
+      null,
+    );
+    expect(response.output).toEqual([expect.objectContaining({ type: 'function_call', name: 'get_weather', arguments: '{}' })]);
+    expect(events.filter((e) => e.type === 'response.output_item.added')).toHaveLength(1);
+  });
+
+  it('runs no more parallel calls than max_tool_calls allows, answering the rest as not run', async () => {
+    const ran: string[] = [];
+    const seen: ChatRequest[] = [];
+    const calls = [1, 2, 3].map((n, index) => ({ tool_calls: [{ index, id: `c${n}`, function: { name: 'python', arguments: `{"code":"${n}"}` } }] }));
+    const { response } = await runRaw({ input: 'x', tools: [{ type: 'code_interpreter' }] }, [calls, [{ content: 'done' }]], fakeSandbox([], ran), seen, 1);
+    expect(ran).toEqual(['1']);
+    expect(response.output.map((i) => i.status)).toEqual(['completed', 'incomplete', 'incomplete', 'completed']);
+    expect(seen[1]!.messages.filter((m) => m.role === 'tool').map((m) => (m as { content: string }).content)).toEqual([
+      expect.stringContaining('[no output]'),
+      expect.stringContaining('limit on tool calls'),
+      expect.stringContaining('limit on tool calls'),
+    ]);
+  });
+
+  it('ends incomplete when cut short mid call: the call is not run, its item is done, and the conversation stays valid', async () => {
+    const ran: string[] = [];
+    const events: ResponseEvent[] = [];
+    const cut = async function* (): AsyncIterable<ChatChunk> {
+      yield await Promise.resolve(chunk({ tool_calls: [{ index: 0, id: 'k', function: { name: 'python', arguments: '{"code":"pri' } }] }));
+      yield chunk({}, 'length');
+    };
+    const r = new ResponseRun({ id: 'resp_c', request: parseCreateResponse({ model: 'm', input: 'x', tools: [{ type: 'code_interpreter' }] }), model: cut, sandbox: fakeSandbox([], ran), messages: [], maxToolCalls: 5, emit: (e) => events.push(e), signal: new AbortController().signal });
+    const { response, transcript } = await r.run();
+    expect(ran).toEqual([]);
+    expect(response.status).toBe('incomplete');
+    expect(response.output[0]).toMatchObject({ type: 'code_interpreter_call', status: 'incomplete' });
+    expect(events.map((e) => e.type).slice(-2)).toEqual(['response.output_item.done', 'response.incomplete']);
+    expect(transcript.at(-1)).toEqual({ role: 'tool', tool_call_id: 'k', content: expect.stringContaining('Not run') });
+  });
 });
