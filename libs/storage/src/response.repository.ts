@@ -40,7 +40,20 @@ export class ResponseRepository {
     return this.redis.xadd(stateKeys.responseEvents(responseId), '*', 'e', JSON.stringify(event));
   }
 
-  /** Keeps the log as long as the response; call when it ends (and at start, for a long run). */
+  /** Says the response is being run; lapses `ttlS` seconds after the last renewal. */
+  async holdLease(responseId: string, ttlS: number): Promise<void> {
+    await this.redis.set(stateKeys.responseLease(responseId), '1', 'EX', ttlS);
+  }
+
+  async releaseLease(responseId: string): Promise<void> {
+    await this.redis.del(stateKeys.responseLease(responseId));
+  }
+
+  async leased(responseId: string): Promise<boolean> {
+    return (await this.redis.exists(stateKeys.responseLease(responseId))) === 1;
+  }
+
+  /** Keeps the log as long as the response; call at its start and its end. */
   async expireEvents(responseId: string): Promise<void> {
     await this.redis.expire(stateKeys.responseEvents(responseId), this.ttlS);
   }

@@ -26,6 +26,8 @@ export const stateKeys = {
   response: (responseId: string) => `cibox:response:${responseId}`,
   /** Redis stream: the events of a stored response, in order, appended as they happen (replay, resume). */
   responseEvents: (responseId: string) => `cibox:response-events:${responseId}`,
+  /** Held (and renewed) by the api running a stored response: without it, an unfinished foreground response was abandoned. */
+  responseLease: (responseId: string) => `cibox:response-lease:${responseId}`,
   /** Set when a background response is cancelled, for the processor that starts it after the announce. */
   responseCancelled: (responseId: string) => `cibox:response-cancelled:${responseId}`,
   /** Pub/sub channel on which response cancels are announced to every api; the message is the id. */

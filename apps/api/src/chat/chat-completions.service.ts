@@ -198,7 +198,7 @@ export class ChatCompletionsService {
       });
       const result = await run.run();
       if (lifetime.signal.aborted && !signal.aborted) {
-        throw new ApiError(408, `The sandbox reached its sandbox_timeout_ms of ${ci.sandbox_timeout_ms} ms before the model finished.`, 'invalid_request_error', 'tools', 'sandbox_timeout');
+        throw new ApiError(400, `The sandbox reached its sandbox_timeout_ms of ${ci.sandbox_timeout_ms} ms before the model finished.`, 'invalid_request_error', 'tools', 'sandbox_timeout');
       }
       if (result.failure) throw result.failure;
       const response = result.response;

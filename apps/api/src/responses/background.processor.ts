@@ -22,6 +22,14 @@ export abstract class BackgroundResponsesProcessor extends WorkerHost implements
     await this.responses.runBackground(job.data.responseId);
   }
 
+  /** A job BullMQ gave up on (its api kept dying) must not leave its response `in_progress`. */
+  @OnWorkerEvent('failed')
+  onFailed(job: Job<BackgroundResponseJob> | undefined, err: Error): void {
+    if (!job) return;
+    this.logger.error(`background response ${job.data.responseId} gave up: ${err.message}`);
+    void this.responses.endBackground(job.data.responseId, 'failed', 'The response was started over too many times: the apis running it kept stopping.').catch(() => undefined);
+  }
+
   @OnWorkerEvent('error')
   onError(err: Error): void {
     this.logger.error(`queue ${RESPONSES_QUEUE}: ${err.message}`);

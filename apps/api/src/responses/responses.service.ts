@@ -31,6 +31,8 @@ import { MODEL_CLIENT, type ModelClient } from '@cibox/model';
 
 /** Images given by file_id are inlined for the model up to this size. */
 const MAX_INPUT_IMAGE_BYTES = 20 * 1024 * 1024;
+/** ... and all of one request's together up to this. */
+const MAX_INPUT_IMAGES_BYTES = 50 * 1024 * 1024;
 
 /** A validated request, its conversation and its sandbox, ready to run. */
 export interface PreparedResponse {
@@ -40,6 +42,9 @@ export interface PreparedResponse {
   includeOutputs: boolean;
   run: (emit: (event: ResponseEvent) => void, signal: AbortSignal) => Promise<ResponseRunResult>;
 }
+
+/** How long a running response's lease lasts past its last renewal. */
+const LEASE_S = 30;
 
 /** How often a reader following a running response looks for new events. */
 const FOLLOW_POLL_MS = 50;
@@ -100,8 +105,10 @@ export class ResponsesService {
     const { request, previous, ci } = await this.validate(tenant, body);
     const id = opts.id ?? newId('response');
     const { port: sandbox, note } = ci ? await this.sandbox(tenant, id, ci, previous, origin) : { port: null, note: null };
-    const input = await convertInput(request.input, sandbox ? this.inputFiles(tenant, sandbox) : this.imagesOnly(tenant));
-    const messages: ChatMessage[] = [...(previous?.transcript ?? []), ...(note ? [{ role: 'system' as const, content: note }] : []), ...input.messages];
+    const budget = { bytes: 0 };
+    const input = await convertInput(request.input, sandbox ? this.inputFiles(tenant, sandbox, budget) : this.imagesOnly(tenant, budget));
+    // The note goes first: after the previous transcript it could split a tool call from its answer.
+    const messages: ChatMessage[] = [...(note ? [{ role: 'system' as const, content: note }] : []), ...(previous?.transcript ?? []), ...input.messages];
     const maxToolCalls = Math.min(request.max_tool_calls ?? this.config.maxToolCalls, this.config.maxToolCalls);
     const store = request.store !== false;
     const background = request.background ? { body, origin, attempts: opts.attempts ?? 1 } : undefined;
@@ -111,8 +118,10 @@ export class ResponsesService {
       // record is saved as each item starts and ends, so polling sees progress. Saves are chained:
       // an earlier one never lands after a later one.
       let logged: Promise<unknown> = Promise.resolve();
+      let logFailure: unknown = null;
       let saved: Promise<unknown> = Promise.resolve();
-      const save = (r: StoredResponse) => (saved = saved.then(() => this.responses.save(r)).catch(() => undefined));
+      const save = (r: StoredResponse) =>
+        (saved = saved.then(() => this.responses.save(r)).catch((err: Error) => this.logger.warn(`saving response ${id}: ${err.message}`)));
       const responseRun: ResponseRun = new ResponseRun({
         id,
         request,
@@ -124,7 +133,11 @@ export class ResponsesService {
         extra: background ? { attempts: background.attempts } : undefined,
         emit: (event) => {
           if (store) {
-            logged = this.responses.appendEvent(id, event);
+            const appended = this.responses.appendEvent(id, event);
+            // Each append is handled: one Redis error must not become an unhandled rejection.
+            appended.catch((err: unknown) => (logFailure ??= err));
+            logged = appended;
+            if (event.type === 'response.created') void this.responses.expireEvents(id).catch(() => undefined);
             if (PROGRESS_EVENTS.has(event.type)) void save(record(responseRun.snapshot, messages, null));
           }
           emit(event);
@@ -138,18 +151,36 @@ export class ResponsesService {
         container_id: containerId ?? previous?.container_id ?? null,
         background,
       });
-      if (store) await save(record(responseRun.snapshot, messages, null));
-      const result = await responseRun.run();
+      // While it runs, the response is leased: a reader that finds it unfinished and unleased knows
+      // its api died (a background one is taken over by another api; a foreground one failed).
+      const lease = store ? setInterval(() => void this.responses.holdLease(id, LEASE_S).catch(() => undefined), (LEASE_S * 1000) / 3) : null;
+      if (store) {
+        await this.responses.holdLease(id, LEASE_S);
+        await save(record(responseRun.snapshot, messages, null));
+      }
+      let result: ResponseRunResult;
+      try {
+        result = await responseRun.run();
+      } finally {
+        if (lease) clearInterval(lease);
+      }
       if (result.failure && result.failure.status >= 500) {
         const cause = (result.failure as { cause?: unknown }).cause;
         this.logger.warn(`response ${id} failed: ${cause instanceof Error ? cause.stack : result.failure.message}`);
       }
       if (store) {
-        // Every event is in the log before the record says the response ended.
-        await logged.catch(() => undefined);
-        await this.responses.expireEvents(id);
-        await saved;
-        await this.responses.save(record(result.response, result.transcript, result.containerId));
+        try {
+          // Every event is in the log before the record says the response ended.
+          await logged.catch(() => undefined);
+          if (logFailure) this.logger.warn(`logging the events of ${id}: ${(logFailure as Error).message}`);
+          await this.responses.expireEvents(id);
+          await saved;
+          await this.responses.save(record(result.response, result.transcript, result.containerId));
+          await this.responses.releaseLease(id);
+        } catch (err) {
+          // The answer was made: it is returned even if it could not be stored.
+          this.logger.error(`storing response ${id}: ${(err as Error).message}`);
+        }
       }
       return result;
     };
@@ -164,9 +195,28 @@ export class ResponsesService {
     const { request } = await this.validate(tenant, body);
     const id = newId('response');
     const response: ResponseObject = { ...initialResponse(id, request), status: 'queued', attempts: 0 };
-    await this.responses.save({ tenant, response, input_items: [], transcript: [], container_id: null, background: { body, origin, attempts: 0 } });
-    await this.queue.add('run', { responseId: id }, { jobId: id, removeOnComplete: true, removeOnFail: 1000 });
+    const stored: StoredResponse = { tenant, response, input_items: [], transcript: [], container_id: null, background: { body, origin, attempts: 0 } };
+    await this.responses.save(stored);
+    try {
+      await this.queue.add('run', { responseId: id }, { jobId: id, removeOnComplete: true, removeOnFail: 1000 });
+    } catch (err) {
+      // Not queued: nothing will run it, so it must not stay `queued`.
+      await this.endBackground(id, 'failed', 'The response could not be queued.').catch(() => undefined);
+      throw err;
+    }
     return presentResponse(response, request.include?.includes('code_interpreter_call.outputs') ?? false);
+  }
+
+  /**
+   * Ends a background response that did not end on its own (cancelled before it ran, or its run
+   * broke), unless it already ended; announces it.
+   */
+  async endBackground(id: string, status: 'failed' | 'cancelled', message?: string): Promise<void> {
+    const stored = await this.responses.get(id);
+    if (!stored || TERMINAL.has(stored.response.status)) return;
+    const response: ResponseObject = { ...stored.response, status, ...(status === 'failed' ? { error: { code: 'server_error', message: message ?? 'The response failed.' } } : {}) };
+    await this.responses.save({ ...stored, response });
+    await this.announce(stored.tenant, response);
   }
 
   /**
@@ -180,7 +230,7 @@ export class ResponsesService {
     const abort = new AbortController();
     const unwatch = await this.cancels.watch(id, () => abort.abort());
     try {
-      if (abort.signal.aborted) return; // cancelled while queued: the cancel recorded it
+      if (abort.signal.aborted) return await this.endBackground(id, 'cancelled'); // cancelled before it ran
       const attempts = stored.background.attempts + 1;
       if (attempts > 1) {
         this.logger.warn(`background response ${id} is started over (attempt ${attempts}): the api running it stopped`);
@@ -199,6 +249,9 @@ export class ResponsesService {
       }
       const result = await prepared.run(() => undefined, abort.signal);
       await this.announce(stored.tenant, result.response);
+    } catch (err) {
+      this.logger.error(`background response ${id}: ${(err as Error).stack ?? String(err)}`);
+      await this.endBackground(id, 'failed', 'The response failed: an internal error occurred.').catch(() => undefined);
     } finally {
       unwatch();
     }
@@ -240,22 +293,21 @@ export class ResponsesService {
    * The response's events, from the start (those numbered after `startingAfter`), live while it runs:
    * ends once the response has ended and every event was read.
    */
-  async *events(tenant: string, id: string, includeOutputs: boolean, startingAfter?: number): AsyncGenerator<ResponseEvent> {
+  async *events(tenant: string, id: string, includeOutputs: boolean, startingAfter?: number, signal?: AbortSignal): AsyncGenerator<ResponseEvent> {
     await this.find(tenant, id);
     let position = '0';
-    for (;;) {
+    let ended = false;
+    while (!signal?.aborted) {
       const { events, next } = await this.responses.readEvents(id, position);
       position = next;
       for (const e of events) if (startingAfter === undefined || e.sequence_number > startingAfter) yield presentEvent(e, includeOutputs);
       if (events.length > 0) continue;
+      // Every event is logged before the record says the response ended: once it has, what is left is read.
+      if (ended) return;
       const now = await this.responses.get(id);
-      if (!now || now.tenant !== tenant || TERMINAL.has(now.response.status)) {
-        // Every event is logged before the record says the response ended: read what is left.
-        const rest = await this.responses.readEvents(id, position);
-        for (const e of rest.events) if (startingAfter === undefined || e.sequence_number > startingAfter) yield presentEvent(e, includeOutputs);
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
+      const settled = now && now.tenant === tenant ? await this.settle(now) : null;
+      if (!settled || TERMINAL.has(settled.response.status)) ended = true;
+      else await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
     }
   }
 
@@ -264,7 +316,10 @@ export class ResponsesService {
   }
 
   async remove(tenant: string, id: string) {
-    await this.find(tenant, id);
+    const stored = await this.find(tenant, id);
+    if (!TERMINAL.has(stored.response.status)) {
+      throw new InvalidRequestError(`Response '${id}' is still ${stored.response.status}; cancel it or wait for it to end before deleting it.`, null, 'response_not_finished');
+    }
     await this.responses.remove(id);
     return { id, object: 'response' as const, deleted: true as const };
   }
@@ -272,14 +327,27 @@ export class ResponsesService {
   private async find(tenant: string, id: string): Promise<StoredResponse> {
     const stored = await this.responses.get(id);
     if (!stored || stored.tenant !== tenant) throw new NotFoundError('Response', id);
-    return stored;
+    return this.settle(stored);
+  }
+
+  /**
+   * A foreground response left unfinished with no lease was abandoned by an api that died: it is
+   * recorded as failed. (A background one is taken over from its queue instead.)
+   */
+  private async settle(stored: StoredResponse): Promise<StoredResponse> {
+    if (stored.background || stored.response.status !== 'in_progress' || (await this.responses.leased(stored.response.id))) return stored;
+    const response: ResponseObject = { ...stored.response, status: 'failed', error: { code: 'server_error', message: 'The api running this response stopped before it finished.' } };
+    const settled = { ...stored, response };
+    await this.responses.save(settled);
+    return settled;
   }
 
   private async previous(tenant: string, id: string): Promise<StoredResponse> {
-    const stored = await this.responses.get(id);
-    if (!stored || stored.tenant !== tenant) {
+    const found = await this.responses.get(id);
+    if (!found || found.tenant !== tenant) {
       throw new InvalidRequestError(`Previous response with id '${id}' not found.`, 'previous_response_id', 'previous_response_not_found');
     }
+    const stored = await this.settle(found);
     if (!TERMINAL.has(stored.response.status)) {
       throw new InvalidRequestError(`Previous response with id '${id}' is still ${stored.response.status}.`, 'previous_response_id');
     }
@@ -322,7 +390,7 @@ export class ResponsesService {
     return { port, note };
   }
 
-  private inputFiles(tenant: string, sandbox: SandboxPort): InputFilesPort {
+  private inputFiles(tenant: string, sandbox: SandboxPort, budget: { bytes: number }): InputFilesPort {
     return {
       attach: async (file, param) => {
         // A bad file id is refused before a container is made for it.
@@ -336,21 +404,24 @@ export class ResponsesService {
         const base64 = (file.file_data ?? '').replace(/^data:[^,]*,/, '');
         return (await this.containerFiles.write(tenant, containerId, filename, Buffer.from(base64, 'base64'), `${param}.filename`)).path;
       },
-      imageUrl: (fileId, param) => this.imageDataUrl(tenant, fileId, param),
+      imageUrl: (fileId, param) => this.imageDataUrl(tenant, fileId, param, budget),
     };
   }
 
-  private imagesOnly(tenant: string): InputFilesPort {
+  private imagesOnly(tenant: string, budget: { bytes: number }): InputFilesPort {
     return {
       attach: () => Promise.reject(new InvalidRequestError('input_file parts need the code_interpreter tool.', 'input')),
-      imageUrl: (fileId, param) => this.imageDataUrl(tenant, fileId, param),
+      imageUrl: (fileId, param) => this.imageDataUrl(tenant, fileId, param, budget),
     };
   }
 
-  private async imageDataUrl(tenant: string, fileId: string, param: string): Promise<string> {
+  /** An image file inlined as a data URL; the images of one request share `budget`, so a request cannot fill the api's memory. */
+  private async imageDataUrl(tenant: string, fileId: string, param: string, budget: { bytes: number }): Promise<string> {
     const file = await this.files.get(tenant, fileId);
     if (!file) throw new InvalidRequestError(`File with id '${fileId}' not found.`, param, 'not_found');
     if (file.bytes > MAX_INPUT_IMAGE_BYTES) throw new InvalidRequestError(`Image file '${fileId}' is larger than ${MAX_INPUT_IMAGE_BYTES} bytes.`, param);
+    budget.bytes += file.bytes;
+    if (budget.bytes > MAX_INPUT_IMAGES_BYTES) throw new InvalidRequestError(`The input's images by file_id add up to more than ${MAX_INPUT_IMAGES_BYTES} bytes.`, param);
     const { stream } = await this.store.get(file.object_key);
     const chunks: Buffer[] = [];
     for await (const chunk of stream) chunks.push(chunk as Buffer);
