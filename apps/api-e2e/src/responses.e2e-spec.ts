@@ -300,6 +300,8 @@ describe('POST /v1/responses with the code_interpreter tool', () => {
     const containerId = (response.output[0] as { container_id: string }).container_id;
     expect(await b.responses.retrieve(response.id).catch((e: { status: number }) => e.status)).toBe(404);
     expect(await b.responses.delete(response.id).catch((e: { status: number }) => e.status)).toBe(404);
+    expect(await b.responses.cancel(response.id).catch((e: { status: number }) => e.status)).toBe(404);
+    expect((await raw('GET', `/v1/responses/${response.id}?stream=true`, { key: process.env.CIBOX_KEY_B! })).status).toBe(404);
     const other = ScriptedUpstreamClient.newModel();
     await upstream.script(other, [{ content: 'never' }]);
     expect(await b.responses.create({ model: other, input: 'x', previous_response_id: response.id }).catch((e: { status: number }) => e.status)).toBe(400);
