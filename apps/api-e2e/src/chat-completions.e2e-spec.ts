@@ -84,6 +84,22 @@ describe('POST /v1/chat/completions with the code_interpreter tool (seed 001)', 
     expect(completion.choices[0]!.message.tool_calls).toEqual([expect.objectContaining({ type: 'function', function: { name: 'lookup', arguments: '{"q":"x"}' } })]);
   });
 
+  it("accepts another provider's built-in tools (web_search) and does not offer them to the model; an unknown type is a 400", async () => {
+    const model = ScriptedUpstreamClient.newModel();
+    await upstream.script(model, [{ tool_calls: [python('print(6 * 7)')] }, { content: '42' }]);
+    const completion = await client('a').chat.completions.create({
+      model,
+      messages: [{ role: 'user', content: 'Find it and compute it' }],
+      tools: [{ type: 'web_search' } as never, { type: 'code_interpreter' } as never],
+    });
+    expect(completion.choices[0]!.message.content).toBe('42');
+    const requests = await upstream.requests(model);
+    expect(requests.map((r) => r.tools?.map((t) => t.function.name))).toEqual([['python'], ['python']]);
+    const res = await raw('POST', '/v1/chat/completions', { body: { model, messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'code_interpreter' }, { type: 'browser' }] } });
+    expect(res.status).toBe(400);
+    expect(res.json.error).toMatchObject({ param: 'tools[1].type', code: 'unsupported_tool' });
+  });
+
   it('proxies a request without the tool to the upstream unchanged, streamed or not', async () => {
     const model = ScriptedUpstreamClient.newModel();
     await upstream.script(model, [{ content: 'plain answer' }, { content: 'streamed answer' }]);

@@ -1,5 +1,5 @@
 import { toFile } from 'openai';
-import { ScriptedUpstreamClient } from '@cibox/testing';
+import { ONE_CODE_CALL_EVENT_TYPES, ScriptedUpstreamClient, distinctRuns } from '@cibox/testing';
 import { eventually } from '@cibox/testing';
 import { client, expectOpenAIError, raw } from './support/clients';
 import { execute } from './support/executions';
@@ -32,26 +32,8 @@ describe('POST /v1/responses with the code_interpreter tool', () => {
     const final = await stream.finalResponse();
 
     expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
-    const types = events.map((e) => e.type).filter((t, i, a) => t !== a[i - 1]);
-    expect(types).toEqual([
-      'response.created',
-      'response.in_progress',
-      'response.output_item.added',
-      'response.code_interpreter_call.in_progress',
-      'response.code_interpreter_call_code.delta',
-      'response.code_interpreter_call_code.done',
-      'response.code_interpreter_call.interpreting',
-      'response.code_interpreter_call.completed',
-      'response.output_item.done',
-      'response.output_item.added',
-      'response.content_part.added',
-      'response.output_text.delta',
-      'response.output_text.annotation.added',
-      'response.output_text.done',
-      'response.content_part.done',
-      'response.output_item.done',
-      'response.completed',
-    ]);
+    const types = distinctRuns(events.map((e) => e.type));
+    expect(types).toEqual(ONE_CODE_CALL_EVENT_TYPES);
     // The code arrives as the model writes it, in many deltas that add up to it.
     const deltas = events.filter((e) => e.type === 'response.code_interpreter_call_code.delta') as unknown as { delta: string }[];
     expect(deltas.length).toBeGreaterThan(10);
@@ -132,6 +114,14 @@ describe('POST /v1/responses with the code_interpreter tool', () => {
     const first = (await upstream.requests(model))[0]!;
     expect(JSON.stringify(first.messages)).toContain('/mnt/data/temps.csv');
     expect((await toolResults(model, 1))[0]).toContain('20');
+
+    // Files given to an auto container are there too, and the model is told where.
+    const other = ScriptedUpstreamClient.newModel();
+    await upstream.script(other, [{ tool_calls: [python("print(open('/mnt/data/temps.csv').read().count('\\n'))")] }, { content: 'Three lines.' }]);
+    const viaTool = await sdk.responses.create({ model: other, input: 'count lines', tools: [{ type: 'code_interpreter', container: { type: 'auto', file_ids: [file.id] } }] });
+    expect(viaTool.output_text).toBe('Three lines.');
+    expect((await upstream.requests(other))[0]!.messages).toContainEqual({ role: 'system', content: 'Files available to the python tool: /mnt/data/temps.csv' });
+    expect((await toolResults(other, 1))[0]).toContain('3');
   });
 
   it('keeps variables and the container across responses chained by previous_response_id', async () => {
@@ -310,6 +300,8 @@ describe('POST /v1/responses with the code_interpreter tool', () => {
     const containerId = (response.output[0] as { container_id: string }).container_id;
     expect(await b.responses.retrieve(response.id).catch((e: { status: number }) => e.status)).toBe(404);
     expect(await b.responses.delete(response.id).catch((e: { status: number }) => e.status)).toBe(404);
+    expect(await b.responses.cancel(response.id).catch((e: { status: number }) => e.status)).toBe(404);
+    expect((await raw('GET', `/v1/responses/${response.id}?stream=true`, { key: process.env.CIBOX_KEY_B! })).status).toBe(404);
     const other = ScriptedUpstreamClient.newModel();
     await upstream.script(other, [{ content: 'never' }]);
     expect(await b.responses.create({ model: other, input: 'x', previous_response_id: response.id }).catch((e: { status: number }) => e.status)).toBe(400);

@@ -15,6 +15,7 @@ import { ModelsModule } from './models/models.module';
 import { ResponsesModule } from './responses/responses.module';
 import { ChatModule } from './chat/chat.module';
 import { BatchesModule } from './batches/batches.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({})
 export class AppModule {
@@ -23,7 +24,6 @@ export class AppModule {
       module: AppModule,
       imports: [
         StorageModule.forRoot(config),
-        // Consumers: every api process runs the batch queues' processors.
         QueueModule.forRoot(config.redisUrl, { consumers: true }),
         LoggerModule.forRoot({
           pinoHttp: {
@@ -43,9 +43,10 @@ export class AppModule {
         ExecutionsModule,
         HealthModule,
         ModelsModule.forRoot(config),
-        ResponsesModule,
+        ResponsesModule.forRoot(config),
         ChatModule,
         BatchesModule.forRoot(config),
+        WebhooksModule.forRoot(config),
       ],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -25,3 +25,28 @@ describe('loadConfig', () => {
     expect(tenantOf('sk-secret')).not.toContain('secret');
   });
 });
+
+describe('loadConfig: webhooks', () => {
+  const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+
+  it('has no operator endpoint, refuses private targets and retries 12 times by default', () => {
+    expect(loadConfig({}).webhooks).toEqual({ operator: null, allowPrivateTargets: false, maxAttempts: 12, retryBaseMs: 30_000, timeoutMs: 10_000, concurrency: 64 });
+  });
+
+  it('reads the operator endpoint and the allow flag', () => {
+    const c = loadConfig({ WEBHOOK_URL: 'http://127.0.0.1:9/hook', WEBHOOK_SECRET: secret, WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' });
+    expect(c.webhooks.operator).toEqual({ url: 'http://127.0.0.1:9/hook', secret });
+    expect(c.webhooks.allowPrivateTargets).toBe(true);
+  });
+
+  it.each([
+    ['a secret without whsec_', { WEBHOOK_URL: 'https://example.com/h', WEBHOOK_SECRET: 'plain-text-secret' }, /WEBHOOK_SECRET/],
+    ['a URL without its secret', { WEBHOOK_URL: 'https://example.com/h' }, /WEBHOOK_SECRET: is required/],
+    ['a secret without its URL', { WEBHOOK_SECRET: secret }, /WEBHOOK_URL: is required/],
+    ['a URL that is not http(s)', { WEBHOOK_URL: 'ftp://example.com/h', WEBHOOK_SECRET: secret }, /WEBHOOK_URL/],
+    ['an allow flag that is not a boolean', { WEBHOOK_ALLOW_PRIVATE_TARGETS: 'yes' }, /WEBHOOK_ALLOW_PRIVATE_TARGETS/],
+    ['zero attempts', { WEBHOOK_MAX_ATTEMPTS: '0' }, /WEBHOOK_MAX_ATTEMPTS/],
+  ])('names the variable for %s', (_name, env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { isWebhookSecret } from '@cibox/webhooks';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const url = (def: string) => z.string().url().default(def);
@@ -30,6 +31,17 @@ const envSchema = z.object({
   WORKER_CONCURRENCY: int(32, 1),
   REAPER_INTERVAL_MS: int(10_000, 100),
   QUEUE_LOCK_MS: int(30_000, 1000),
+  WEBHOOK_URL: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\//i.test(u), 'must be an http or https URL')
+    .optional(),
+  WEBHOOK_SECRET: z.string().refine(isWebhookSecret, 'must be whsec_ followed by at least 16 bytes in base64').optional(),
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: z.enum(['true', 'false', '1', '0']).default('false'),
+  WEBHOOK_MAX_ATTEMPTS: int(12, 1).pipe(z.number().max(50)),
+  WEBHOOK_RETRY_BASE_MS: int(30_000, 10),
+  WEBHOOK_TIMEOUT_MS: int(10_000, 100),
+  WEBHOOK_CONCURRENCY: int(64, 1),
   MODEL_BASE_URL: z.string().url().optional(),
   MODEL_API_KEY: z.string().optional(),
   MODELS_FILE: z.string().min(1).optional(),
@@ -41,6 +53,7 @@ const envSchema = z.object({
   RESPONSE_TTL_S: int(30 * 24 * 3600, 60),
   BATCH_CONCURRENCY: int(16, 1),
   BATCH_COMPLETION_WINDOW_S: int(24 * 3600, 1),
+  RESPONSES_CONCURRENCY: int(16, 1),
 });
 
 export interface AppConfig {
@@ -69,6 +82,20 @@ export interface AppConfig {
   reaperIntervalMs: number;
   /** How long a job stays claimed by a silent worker before another may take it (BullMQ lock and stall check). */
   queueLockMs: number;
+  webhooks: {
+    /** The operator's endpoint (`WEBHOOK_URL`), sent every tenant's events, trusted as configured. */
+    operator: { url: string; secret: string } | null;
+    /** Whether tenants' endpoints may be loopback, private or link-local addresses. */
+    allowPrivateTargets: boolean;
+    /** Attempts per event and endpoint, the first included. */
+    maxAttempts: number;
+    /** Delay before the first retry; each next one waits twice as long. */
+    retryBaseMs: number;
+    /** The longest one attempt may take, connection to response headers. */
+    timeoutMs: number;
+    /** Deliveries one api instance makes at once. */
+    concurrency: number;
+  };
   model: {
     /** The default OpenAI-compatible upstream (`MODEL_BASE_URL`, e.g. https://api.openai.com/v1). */
     baseUrl: string | null;
@@ -94,6 +121,8 @@ export interface AppConfig {
     /** What the `24h` completion window lasts, in seconds: 86400, lowered in tests to see batches expire. */
     windowS: number;
   };
+  /** Background responses one api instance runs at once. */
+  responsesConcurrency: number;
 }
 
 export class ConfigError extends Error {}
@@ -115,6 +144,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  if (Boolean(e.WEBHOOK_URL) !== Boolean(e.WEBHOOK_SECRET)) {
+    throw new ConfigError(`Invalid configuration:\n  ${e.WEBHOOK_URL ? 'WEBHOOK_SECRET: is required with WEBHOOK_URL' : 'WEBHOOK_URL: is required with WEBHOOK_SECRET'}`);
+  }
   const keys = (e.API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
   return {
     port: e.PORT,
@@ -139,6 +171,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     workerConcurrency: e.WORKER_CONCURRENCY,
     reaperIntervalMs: e.REAPER_INTERVAL_MS,
     queueLockMs: e.QUEUE_LOCK_MS,
+    webhooks: {
+      operator: e.WEBHOOK_URL && e.WEBHOOK_SECRET ? { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET } : null,
+      allowPrivateTargets: e.WEBHOOK_ALLOW_PRIVATE_TARGETS === 'true' || e.WEBHOOK_ALLOW_PRIVATE_TARGETS === '1',
+      maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+      retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+    },
     model: {
       baseUrl: e.MODEL_BASE_URL?.replace(/\/+$/, '') ?? null,
       apiKey: e.MODEL_API_KEY ?? null,
@@ -151,6 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, '') ?? null,
     responseTtlS: e.RESPONSE_TTL_S,
     batches: { concurrency: e.BATCH_CONCURRENCY, windowS: e.BATCH_COMPLETION_WINDOW_S },
+    responsesConcurrency: e.RESPONSES_CONCURRENCY,
   };
 }
 

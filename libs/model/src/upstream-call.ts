@@ -37,7 +37,9 @@ export class UpstreamCall {
     private readonly timeoutMs: number,
     private readonly signal?: AbortSignal,
   ) {
-    signal?.addEventListener('abort', this.onAbort, { once: true });
+    // A signal already aborted fires no event: the call is aborted before it starts.
+    if (signal?.aborted) this.onAbort();
+    else signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   /** Sends the request; resolves with a 2xx response, or rejects with an AttemptFailure (or the caller's abort reason). */

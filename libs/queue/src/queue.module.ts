@@ -23,7 +23,8 @@ export class QueueModule implements OnApplicationShutdown {
           useFactory: () => ({
             connection: new Redis(redisUrl, {
               // bullmq requires it of a connection its workers duplicate for blocking reads; an app
-              // that only produces fails a queue call fast while Redis is away instead.
+              // that only produces fails a queue call fast while Redis is away instead. (The api consumes
+              // too: it runs background responses.)
               maxRetriesPerRequest: consumers ? null : 3,
               enableAutoPipelining: true,
             }),

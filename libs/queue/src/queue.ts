@@ -1,4 +1,5 @@
 import type { ExecutionEvent, ExecutionObject, MemoryLimit } from '@cibox/contracts';
+import type { WebhookEventType } from '@cibox/webhooks';
 
 /**
  * Sandbox jobs go to the queue of the worker that owns the container (a container lives on one
@@ -11,6 +12,13 @@ import type { ExecutionEvent, ExecutionObject, MemoryLimit } from '@cibox/contra
  * worker's id, go through `QueueProducers`.
  */
 export const SHARED_SANDBOX_QUEUE = 'sandbox';
+/** Background responses: a static queue every api instance consumes (the model↔tool loop runs in the api). */
+export const RESPONSES_QUEUE = 'responses';
+
+/** A background response to run; everything else is in its stored record. */
+export interface BackgroundResponseJob {
+  responseId: string;
+}
 export const workerSandboxQueue = (workerId: string) => `sandbox-${workerId}`;
 
 export interface ExecuteJobData {
@@ -109,3 +117,17 @@ export type BatchLineJob = { name: 'line'; data: BatchLineJobData };
 
 /** A batch's line jobs are named after it and their line, so a line queued twice runs once. */
 export const batchLineJobId = (batchId: string, line: number) => `${batchId}-${line}`;
+
+/** Webhook deliveries: a static queue every api instance consumes, one job per (event, endpoint). */
+export const WEBHOOK_QUEUE = 'webhooks';
+
+export interface WebhookDeliveryJob {
+  tenant: string;
+  /** The tenant's endpoint, or null for the operator's (`WEBHOOK_URL`). */
+  endpointId: string | null;
+  /** The `webhook-id` of every attempt. */
+  eventId: string;
+  eventType: WebhookEventType;
+  /** The event, serialized once, so that every attempt sends the same bytes. */
+  body: string;
+}

@@ -188,7 +188,6 @@ export type CreateResponseRequest = z.infer<typeof createResponseSchema>;
 export function parseCreateResponse(body: unknown): CreateResponseRequest {
   if (body && typeof body === 'object' && !Array.isArray(body)) {
     const b = body as Record<string, unknown>;
-    if (b.background === true) throw new InvalidRequestError('background responses are not supported yet.', 'background', 'unsupported_parameter');
     if (b.conversation !== undefined) throw new InvalidRequestError("'conversation' is not supported; use previous_response_id.", 'conversation');
     const unknownKey = Object.keys(body).find((k) => !(k in createResponseSchema.shape));
     if (unknownKey) throw new InvalidRequestError(`Unknown parameter: '${unknownKey}'.`, unknownKey, 'unknown_parameter');

@@ -1,5 +1,6 @@
 import type { ExecutionObject } from '@cibox/contracts';
 import type { ChatChunkChoice } from '@cibox/model';
+import { ONE_CODE_CALL_EVENT_TYPES, distinctRuns } from '@cibox/testing';
 import type { ChatChunk, ChatRequest } from './chat';
 import { parseCreateResponse } from './request';
 import { ResponseRun, type SandboxPort } from './response-run';
@@ -94,26 +95,8 @@ describe('ResponseRun', () => {
     );
     expect(ran).toEqual([code]);
     expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
-    const types = events.map((e) => e.type).filter((t, i, a) => t !== a[i - 1]);
-    expect(types).toEqual([
-      'response.created',
-      'response.in_progress',
-      'response.output_item.added',
-      'response.code_interpreter_call.in_progress',
-      'response.code_interpreter_call_code.delta',
-      'response.code_interpreter_call_code.done',
-      'response.code_interpreter_call.interpreting',
-      'response.code_interpreter_call.completed',
-      'response.output_item.done',
-      'response.output_item.added',
-      'response.content_part.added',
-      'response.output_text.delta',
-      'response.output_text.annotation.added',
-      'response.output_text.done',
-      'response.content_part.done',
-      'response.output_item.done',
-      'response.completed',
-    ]);
+    const types = distinctRuns(events.map((e) => e.type));
+    expect(types).toEqual(ONE_CODE_CALL_EVENT_TYPES);
     const deltas = events.filter((e) => e.type === 'response.code_interpreter_call_code.delta');
     expect(deltas.length).toBeGreaterThan(3);
     expect(deltas.map((e) => (e as { delta: string }).delta).join('')).toBe(code);
@@ -186,5 +169,146 @@ describe('ResponseRun', () => {
     expect(failure).not.toBeNull();
     expect(response.output[0]!.status).toBe('incomplete');
     expect(events.at(-1)!.type).toBe('response.failed');
+  });
+
+  it('runs parallel calls of one turn one after another, each its own item, and answers each', async () => {
+    const ran: string[] = [];
+    const seen: ChatRequest[] = [];
+    const { response } = await run(
+      { input: 'two', tools: [{ type: 'code_interpreter' }] },
+      [{ calls: [{ name: 'python', arguments: '{"code":"a = 1"}' }, { name: 'python', arguments: '{"code":"b = 2"}' }] }, { content: 'both' }],
+      fakeSandbox([], ran),
+      seen,
+    );
+    expect(ran).toEqual(['a = 1', 'b = 2']);
+    expect(response.output.map((i) => [i.type, i.type === 'code_interpreter_call' ? i.code : null])).toEqual([
+      ['code_interpreter_call', 'a = 1'],
+      ['code_interpreter_call', 'b = 2'],
+      ['message', null],
+    ]);
+    const ids = response.output.map((i) => i.id);
+    expect(new Set(ids).size).toBe(3);
+    expect(seen[1]!.messages.slice(-3).map((m) => [m.role, 'tool_call_id' in m ? m.tool_call_id : null])).toEqual([
+      ['assistant', null],
+      ['tool', 'call_0'],
+      ['tool', 'call_1'],
+    ]);
+  });
+
+  it('maps text.format, sampling and token limits to the upstream, and echoes fields it does not act on', async () => {
+    const seen: ChatRequest[] = [];
+    const schema = { type: 'object', properties: { n: { type: 'number' } } };
+    const { response } = await run(
+      {
+        input: 'x',
+        text: { format: { type: 'json_schema', name: 'answer', schema, strict: true } },
+        temperature: 0.2,
+        top_p: 0.9,
+        max_output_tokens: 50,
+        truncation: 'auto',
+        service_tier: 'flex',
+        user: 'u-1',
+        metadata: { k: 'v' },
+        prompt_cache_key: 'pk',
+        instructions: 'be terse',
+      },
+      [{ content: '{"n": 1}' }],
+      null,
+      seen,
+    );
+    expect(seen[0]).toMatchObject({
+      response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } },
+      temperature: 0.2,
+      top_p: 0.9,
+      max_tokens: 50,
+      messages: [{ role: 'system', content: 'be terse' }, { role: 'user', content: 'hi' }],
+    });
+    expect(seen[0]!.tools).toBeUndefined();
+    expect(response).toMatchObject({
+      truncation: 'auto',
+      service_tier: 'flex',
+      user: 'u-1',
+      metadata: { k: 'v' },
+      prompt_cache_key: 'pk',
+      instructions: 'be terse',
+      temperature: 0.2,
+      text: { format: { type: 'json_schema', name: 'answer' } },
+    });
+  });
+
+  /** A model that plays raw chunk deltas (one list per turn). */
+  function rawModel(turns: ChatChunkChoice['delta'][][], seen: ChatRequest[] = []) {
+    return async function* (request: ChatRequest): AsyncIterable<ChatChunk> {
+      seen.push(structuredClone(request));
+      await Promise.resolve();
+      const turn = turns.shift();
+      if (!turn) throw new Error('no more turns');
+      for (const d of turn) yield chunk(d);
+      yield chunk({}, turn.some((d) => d.tool_calls) ? 'tool_calls' : 'stop');
+    };
+  }
+
+  async function runRaw(body: Record<string, unknown>, turns: ChatChunkChoice['delta'][][], sandbox: SandboxPort | null, seen: ChatRequest[] = [], maxToolCalls = 20) {
+    const events: ResponseEvent[] = [];
+    const r = new ResponseRun({ id: 'resp_r', request: parseCreateResponse({ model: 'm', ...body }), model: rawModel(turns, seen), sandbox, messages: [{ role: 'user', content: 'hi' }], maxToolCalls, emit: (e) => events.push(e), signal: new AbortController().signal });
+    return { ...(await r.run()), events };
+  }
+
+  it('keeps calls apart that come without an index, told apart by their ids, and takes a name sent whole in every chunk once', async () => {
+    const ran: string[] = [];
+    const { response } = await runRaw(
+      { input: 'x', tools: [{ type: 'code_interpreter' }] },
+      [
+        [
+          { tool_calls: [{ index: 0, id: 'a', function: { name: 'python', arguments: '{"code":"1+1"}' } }] },
+          { tool_calls: [{ index: 0, id: 'b', function: { name: 'python', arguments: '{"code":' } }] },
+          { tool_calls: [{ index: 1, function: { name: 'python', arguments: '"2+2"}' } }] },
+        ],
+        [{ content: 'ok' }],
+      ],
+      fakeSandbox([], ran),
+    );
+    expect(ran).toEqual(['1+1', '2+2']);
+    expect(response.output.map((i) => i.type)).toEqual(['code_interpreter_call', 'code_interpreter_call', 'message']);
+  });
+
+  it('opens a function call only once its name is whole', async () => {
+    const { response, events } = await runRaw(
+      { input: 'x', tools: [{ type: 'function', name: 'get', parameters: {} }, { type: 'function', name: 'get_weather', parameters: {} }] },
+      [[{ tool_calls: [{ index: 0, id: 'c', function: { name: 'get' } }] }, { tool_calls: [{ index: 0, function: { name: '_weather' } }] }, { tool_calls: [{ index: 0, function: { arguments: '{}' } }] }]],
+      null,
+    );
+    expect(response.output).toEqual([expect.objectContaining({ type: 'function_call', name: 'get_weather', arguments: '{}' })]);
+    expect(events.filter((e) => e.type === 'response.output_item.added')).toHaveLength(1);
+  });
+
+  it('runs no more parallel calls than max_tool_calls allows, answering the rest as not run', async () => {
+    const ran: string[] = [];
+    const seen: ChatRequest[] = [];
+    const calls = [1, 2, 3].map((n, index) => ({ tool_calls: [{ index, id: `c${n}`, function: { name: 'python', arguments: `{"code":"${n}"}` } }] }));
+    const { response } = await runRaw({ input: 'x', tools: [{ type: 'code_interpreter' }] }, [calls, [{ content: 'done' }]], fakeSandbox([], ran), seen, 1);
+    expect(ran).toEqual(['1']);
+    expect(response.output.map((i) => i.status)).toEqual(['completed', 'incomplete', 'incomplete', 'completed']);
+    expect(seen[1]!.messages.filter((m) => m.role === 'tool').map((m) => (m as { content: string }).content)).toEqual([
+      expect.stringContaining('[no output]'),
+      expect.stringContaining('limit on tool calls'),
+      expect.stringContaining('limit on tool calls'),
+    ]);
+  });
+
+  it('ends incomplete when cut short mid call: the call is not run, its item is done, and the conversation stays valid', async () => {
+    const ran: string[] = [];
+    const events: ResponseEvent[] = [];
+    const cut = async function* (): AsyncIterable<ChatChunk> {
+      yield await Promise.resolve(chunk({ tool_calls: [{ index: 0, id: 'k', function: { name: 'python', arguments: '{"code":"pri' } }] }));
+      yield chunk({}, 'length');
+    };
+    const r = new ResponseRun({ id: 'resp_c', request: parseCreateResponse({ model: 'm', input: 'x', tools: [{ type: 'code_interpreter' }] }), model: cut, sandbox: fakeSandbox([], ran), messages: [], maxToolCalls: 5, emit: (e) => events.push(e), signal: new AbortController().signal });
+    const { response, transcript } = await r.run();
+    expect(ran).toEqual([]);
+    expect(response.status).toBe('incomplete');
+    expect(response.output[0]).toMatchObject({ type: 'code_interpreter_call', status: 'incomplete' });
+    expect(events.map((e) => e.type).slice(-2)).toEqual(['response.output_item.done', 'response.incomplete']);
+    expect(transcript.at(-1)).toEqual({ role: 'tool', tool_call_id: 'k', content: expect.stringContaining('Not run') });
   });
 });

@@ -44,6 +44,8 @@ export interface ResponseRunOptions {
   onExecution?: (item: CodeInterpreterCallItem, execution: ExecutionObject) => void;
   /** Parameters added to every upstream call as they are (Chat Completions passes the caller's through). */
   upstreamParams?: Record<string, unknown>;
+  /** Fields of our own on the response object (a background response's `attempts`). */
+  extra?: Record<string, unknown>;
 }
 
 export interface ResponseRunResult {
@@ -79,7 +81,7 @@ export function presentResponse(response: ResponseObject, includeOutputs: boolea
 
 /** A fresh response object echoing the request, before anything ran. */
 export function initialResponse(id: string, request: CreateResponseRequest): ResponseObject {
-  const { input: _input, include: _include, stream: _stream, store, tools, tool_choice, text, metadata, ...rest } = request;
+  const { input: _input, include: _include, stream: _stream, background: _background, store, tools, tool_choice, text, metadata, ...rest } = request;
   return {
     ...rest,
     id,
@@ -103,7 +105,7 @@ export function initialResponse(id: string, request: CreateResponseRequest): Res
     previous_response_id: request.previous_response_id ?? null,
     text: text ?? { format: { type: 'text' } },
     truncation: request.truncation ?? 'disabled',
-    background: false,
+    background: request.background ?? false,
     store: store ?? true,
     usage: null,
     user: request.user ?? null,
@@ -135,6 +137,8 @@ function addUsage(total: ResponseUsage, u: ChatUsage): void {
 interface PendingCall {
   index: number;
   id: string;
+  /** Whether `id` came from the model (else it is ours, until the model sends one). */
+  idGiven: boolean;
   name: string;
   args: string;
   code: CodeArgumentStream | null;
@@ -143,6 +147,42 @@ interface PendingCall {
 }
 
 class CancelledError extends Error {}
+
+/** The largest arguments one tool call may stream: what the model sends is untrusted input too. */
+const MAX_CALL_ARGUMENTS = 2_000_000;
+
+/**
+ * The call a tool-call delta belongs to. A delta with a new `id` starts a call even at a reused or
+ * missing `index` (servers that send one call per chunk without indexes); one without an `id`
+ * continues the call at its `index`, or the last one.
+ */
+function callFor(calls: Map<number, PendingCall>, tc: { index?: number; id?: string }): PendingCall {
+  const last = [...calls.values()].at(-1);
+  const atIndex = tc.index !== undefined ? calls.get(tc.index) : undefined;
+  if (tc.id) {
+    const same = [...calls.values()].find((c) => c.id === tc.id);
+    if (same) return same;
+    if (atIndex && atIndex.idGiven) {
+      // A second call at the same index: give it the next free one.
+      return newCall(calls, Math.max(...calls.keys()) + 1, tc.id);
+    }
+    if (atIndex) {
+      atIndex.id = tc.id;
+      atIndex.idGiven = true;
+      return atIndex;
+    }
+    return newCall(calls, tc.index ?? (last ? Math.max(...calls.keys()) + 1 : 0), tc.id);
+  }
+  if (atIndex) return atIndex;
+  if (tc.index === undefined && last) return last;
+  return newCall(calls, tc.index ?? 0, null);
+}
+
+function newCall(calls: Map<number, PendingCall>, index: number, id: string | null): PendingCall {
+  const call: PendingCall = { index, id: id ?? newId('toolCall'), idGiven: id !== null, name: '', args: '', code: null, item: null, outputIndex: -1 };
+  calls.set(index, call);
+  return call;
+}
 
 /**
  * One response: the model↔sandbox loop. Streams the model's turns, turns `python` calls into
@@ -163,7 +203,7 @@ export class ResponseRun {
   private message: { item: MessageItem; outputIndex: number } | null = null;
 
   constructor(private readonly opts: ResponseRunOptions) {
-    this.response = initialResponse(opts.id, opts.request);
+    this.response = { ...initialResponse(opts.id, opts.request), ...opts.extra };
     this.transcript = [...opts.messages];
     this.includeOutputs = opts.request.include?.includes('code_interpreter_call.outputs') ?? false;
     this.userFunctions = (opts.request.tools ?? []).flatMap((t) =>
@@ -204,6 +244,7 @@ export class ResponseRun {
         this.response.error = { code: failure.status === 429 ? 'rate_limit_exceeded' : failure.status < 500 ? 'invalid_prompt' : 'server_error', message: failure.message } satisfies ResponseError;
       }
     }
+    this.answerUnansweredCalls();
     this.response.usage = this.usage;
     if (this.response.status === 'completed') this.response.completed_at = nowSeconds();
     if (this.response.status === 'completed') this.responseEvent('response.completed');
@@ -232,9 +273,11 @@ export class ResponseRun {
       };
       forced = undefined; // a forced choice applies to the first turn only, as with OpenAI
       const turn = await this.streamTurn(request, toolsAllowed);
-      if (turn.finishReason === 'length') {
+      if (turn.finishReason === 'length' || turn.finishReason === 'content_filter') {
+        // Calls cut short are not run: their items end incomplete.
+        this.finishOpenItems('incomplete', true);
         this.response.status = 'incomplete';
-        this.response.incomplete_details = { reason: 'max_output_tokens' };
+        this.response.incomplete_details = { reason: turn.finishReason === 'length' ? 'max_output_tokens' : 'content_filter' };
         return;
       }
       if (turn.calls.length === 0 || !toolsAllowed) {
@@ -243,6 +286,12 @@ export class ResponseRun {
       }
       let handBack = false;
       for (const call of turn.calls) {
+        if (this.toolCalls >= this.opts.maxToolCalls) {
+          // Parallel calls past the limit are not run; the model hears why.
+          this.finishOpenItem(call, 'incomplete');
+          this.transcript.push({ role: 'tool', tool_call_id: call.id, content: 'Not run: the limit on tool calls for this response was reached.' });
+          continue;
+        }
         if (call.item?.type === 'code_interpreter_call') await this.interpret(call, call.item);
         else if (call.item?.type === 'function_call') {
           this.finishFunctionCall(call, call.item);
@@ -309,16 +358,15 @@ export class ResponseRun {
           this.textDelta(piece);
         }
         for (const tc of delta.tool_calls ?? []) {
-          const index = tc.index ?? 0;
-          let call = calls.get(index);
-          if (!call) {
-            call = { index, id: tc.id || newId('toolCall'), name: '', args: '', code: null, item: null, outputIndex: -1 };
-            calls.set(index, call);
-          }
-          if (tc.function?.name) call.name += tc.function.name;
+          const call = callFor(calls, tc);
+          // Some servers repeat the whole name in every chunk; others split it.
+          const name = tc.function?.name ?? '';
+          if (name && !call.args && name !== call.name) call.name = call.name && name.startsWith(call.name) ? name : call.name + name;
           const args = tc.function?.arguments ?? '';
           call.args += args;
-          if (!call.item && call.name && toolsAllowed) await this.openCall(call);
+          if (args.length > MAX_CALL_ARGUMENTS) throw new ApiError(502, 'The model upstream sent tool-call arguments past the size limit.', 'api_error', null, 'upstream_error');
+          // The item opens once the arguments begin, so the name is whole.
+          if (!call.item && call.name && call.args && toolsAllowed) await this.openCall(call);
           else if (call.item) this.callArguments(call, args);
         }
         if (choice.finish_reason) finishReason = choice.finish_reason;
@@ -326,18 +374,18 @@ export class ResponseRun {
     }
     if (this.opts.signal.aborted) throw new CancelledError();
     this.closeMessage(finishReason === 'length' ? 'incomplete' : 'completed');
-    const list = [...calls.values()].sort((a, b) => a.index - b.index);
-    for (const call of list) if (!call.item && call.name && toolsAllowed) await this.openCall(call);
-    if (text || list.length > 0) {
+    const list = [...calls.values()].sort((a, b) => a.index - b.index).filter((c) => c.name);
+    if (finishReason !== 'length') for (const call of list) if (!call.item && toolsAllowed) await this.openCall(call);
+    const kept = toolsAllowed ? list : [];
+    // An assistant turn with neither text nor calls (a server that called tools it was not offered) is not kept.
+    if (text || kept.length > 0) {
       this.transcript.push({
         role: 'assistant',
         content: text || null,
-        ...(list.length > 0 && toolsAllowed
-          ? { tool_calls: list.map((c): ChatToolCall => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.args } })) }
-          : {}),
+        ...(kept.length > 0 ? { tool_calls: kept.map((c): ChatToolCall => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.args } })) } : {}),
       });
     }
-    return { calls: toolsAllowed ? list : [], finishReason };
+    return { calls: kept, finishReason };
   }
 
   private textDelta(delta: string): void {
@@ -443,12 +491,45 @@ export class ResponseRun {
     this.transcript.push({ role: 'tool', tool_call_id: call.id, content: toolResultForModel(execution) });
   }
 
-  /** On failure or cancellation, items still open end `incomplete` (no events: the response's last event says why). */
-  private finishOpenItems(status: 'incomplete'): void {
+  /**
+   * Items still open end `incomplete`. On failure or cancellation no events are sent (the response's
+   * last event says why); when the model's output was cut short (`withEvents`), each item is done.
+   */
+  private finishOpenItems(status: 'incomplete', withEvents = false): void {
     if (this.message) {
-      this.message.item.status = status;
+      if (withEvents) this.closeMessage(status);
+      else this.message.item.status = status;
       this.message = null;
     }
-    for (const item of this.response.output) if (item.status === 'in_progress' || item.status === 'interpreting') item.status = status;
+    this.response.output.forEach((item, outputIndex) => {
+      if (item.status !== 'in_progress' && item.status !== 'interpreting') return;
+      item.status = status;
+      if (withEvents) this.emit({ type: 'response.output_item.done', output_index: outputIndex, item: presentItem(structuredClone(item), this.includeOutputs) });
+    });
+  }
+
+  /** Ends one call's item without running it. */
+  private finishOpenItem(call: PendingCall, status: 'incomplete'): void {
+    if (!call.item || (call.item.status !== 'in_progress' && call.item.status !== 'interpreting')) return;
+    call.item.status = status;
+    this.emit({ type: 'response.output_item.done', output_index: call.outputIndex, item: presentItem(structuredClone(call.item), this.includeOutputs) });
+  }
+
+  /**
+   * Every tool call in the conversation gets an answer, so a follow-up (`previous_response_id`) is a
+   * valid conversation: calls cut short, cancelled or failed are answered as not run. The caller's
+   * own function calls are left for the caller to answer.
+   */
+  private answerUnansweredCalls(): void {
+    const answered = new Set(this.transcript.flatMap((m) => (m.role === 'tool' ? [m.tool_call_id] : [])));
+    const handedBack = new Set(this.response.output.flatMap((i) => (i.type === 'function_call' && i.status === 'completed' ? [i.call_id] : [])));
+    for (const m of [...this.transcript]) {
+      if (m.role !== 'assistant' || !m.tool_calls) continue;
+      for (const call of m.tool_calls) {
+        if (answered.has(call.id) || handedBack.has(call.id)) continue;
+        this.transcript.push({ role: 'tool', tool_call_id: call.id, content: 'Not run: the response ended before this call could run.' });
+        answered.add(call.id);
+      }
+    }
   }
 }

@@ -8,6 +8,8 @@ export const stateKeys = {
   containerSandbox: (containerId: string) => `cibox:container-sandbox:${containerId}`,
   /** The installation's id, made once by the first worker: scopes its Docker sandboxes. */
   deployment: 'cibox:deployment',
+  /** List, newest first: the last delivery attempts to a webhook endpoint ('operator' for WEBHOOK_URL). */
+  webhookDeliveries: (endpointId: string) => `cibox:webhook-deliveries:${endpointId}`,
   /** Held by the worker moving a dead worker's queue. */
   rescue: (workerId: string) => `cibox:rescue:${workerId}`,
   /** Bumped on every change to a container's files, so a worker can skip an unchanged sync. */
@@ -22,7 +24,7 @@ export const stateKeys = {
   executionCancels: 'cibox:execution-cancels',
   /** A stored response: the object, its input items, and the conversation a follow-up continues. */
   response: (responseId: string) => `cibox:response:${responseId}`,
-  /** List: the events a response streamed, in order, for replay (`GET ...?stream=true`). */
+  /** Redis stream: the events of a stored response, in order, appended as they happen (replay, resume). */
   responseEvents: (responseId: string) => `cibox:response-events:${responseId}`,
   /** Hash: a batch's counts and usage as its lines end, and where its runner is in the input file. */
   batchProgress: (batchId: string) => `cibox:batch-progress:${batchId}`,
@@ -34,4 +36,10 @@ export const stateKeys = {
   batchCustomIds: (batchId: string) => `cibox:batch-custom-ids:${batchId}`,
   /** List: a batch's result lines (JSON) for its output or error file, until the file is written. */
   batchResults: (batchId: string, file: 'output' | 'error') => `cibox:batch-${file}:${batchId}`,
+  /** Held (and renewed) by the api running a stored response: without it, an unfinished foreground response was abandoned. */
+  responseLease: (responseId: string) => `cibox:response-lease:${responseId}`,
+  /** Set when a background response is cancelled, for the processor that starts it after the announce. */
+  responseCancelled: (responseId: string) => `cibox:response-cancelled:${responseId}`,
+  /** Pub/sub channel on which response cancels are announced to every api; the message is the id. */
+  responseCancels: 'cibox:response-cancels',
 };

@@ -8,6 +8,7 @@ import { BatchRepository } from './batch.repository';
 import { REDIS_SCRIPTS } from './scripts';
 import { ContainerFileRepository, ContainerRepository, FileRepository } from './repositories';
 import { WorkerRegistry } from './worker-registry';
+import { WebhookDeliveryRepository, WebhookEndpointRepository } from './webhook.repository';
 import { OBJECT_STORE, REDIS } from './tokens';
 
 /** Config, Redis, the object store and the metadata repositories, for any Nest app of ours. */
@@ -30,8 +31,23 @@ export class StorageModule implements OnApplicationShutdown {
         { provide: WorkerRegistry, useFactory: (r: Redis) => new WorkerRegistry(r), inject: [REDIS] },
         { provide: ResponseRepository, useFactory: (r: Redis) => new ResponseRepository(r, config.responseTtlS), inject: [REDIS] },
         { provide: BatchRepository, useFactory: (r: Redis) => new BatchRepository(r), inject: [REDIS] },
+        { provide: WebhookEndpointRepository, useFactory: (r: Redis) => new WebhookEndpointRepository(r), inject: [REDIS] },
+        { provide: WebhookDeliveryRepository, useFactory: (r: Redis) => new WebhookDeliveryRepository(r), inject: [REDIS] },
       ],
-      exports: [APP_CONFIG, REDIS, OBJECT_STORE, FileRepository, ContainerRepository, ContainerFileRepository, ExecutionRepository, WorkerRegistry, ResponseRepository, BatchRepository],
+      exports: [
+        APP_CONFIG,
+        REDIS,
+        OBJECT_STORE,
+        FileRepository,
+        ContainerRepository,
+        ContainerFileRepository,
+        ExecutionRepository,
+        WorkerRegistry,
+        ResponseRepository,
+        BatchRepository,
+        WebhookEndpointRepository,
+        WebhookDeliveryRepository,
+      ],
     };
   }
 

@@ -7,3 +7,4 @@ export * from './scripted-upstream';
 export * from './scripted-upstream-client';
 export * from './python-client';
 export * from './fake-model-client';
+export * from './response-events';

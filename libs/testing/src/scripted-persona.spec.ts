@@ -23,6 +23,10 @@ describe('the default persona', () => {
     ['Make a scatter plot of random data', ['/mnt/data/scatter.png']],
     ['Draw a pie chart', ['/mnt/data/pie.png']],
     ['Show a bar chart', ['/mnt/data/bar.png']],
+    ['Generate a sine wave plot', ['/mnt/data/sine_wave.png']],
+    ['Create a bar chart showing the population of the top 5 most populous countries', ['/mnt/data/population.png', '1428.6']],
+    ['Find the current stock prices of FAANG companies and create a comparison chart', ['/mnt/data/faang_stocks.png', 'illustrative']],
+    ['Plot a scatter plot and save it as points.png', ['/mnt/data/points.png']],
   ])('writes the files "%s" calls for', (question, files) => {
     const code = codeOf(ask(question));
     for (const file of files) expect(code).toContain(file);
@@ -33,23 +37,39 @@ describe('the default persona', () => {
     expect(codeOf(req)).toContain('pd.read_csv("/mnt/data/data.csv")');
   });
 
+  it('totals a CSV by the column the question names, and saves the chart under the name it asks for', () => {
+    const question = 'Read the uploaded CSV. Compute total revenue by region. Create a bar chart. Save the chart as chart.png in the container.';
+    const code = codeOf(ask(question, { messages: [{ role: 'user', content: `${question}\nFiles: /mnt/data/sales.csv` }] }));
+    expect(code).toContain('df.groupby("region").sum(numeric_only=True)');
+    expect(code).toContain('data.plot(kind="bar"');
+    expect(code).toContain('plt.savefig("/mnt/data/chart.png")');
+  });
+
+  it('solves a linear equation, and chains a computation with square roots', () => {
+    expect(codeOf(ask('Solve 3x + 11 = 14. Show x.'))).toContain('a, b, c = 3, +11, 14\nx = (c - b) / a');
+    const code = codeOf(ask('Compute 4 * 3.82.\nThen take the square root of that result.\nThen take the square root again.'));
+    expect(code).toContain('value = 4 * 3.82\n');
+    expect(code).toContain('math.sqrt(root)');
+  });
+
   it('runs a small computation for anything else, and reads a question given as parts', () => {
     const req = ask('', { messages: [{ role: 'user', content: [{ type: 'text', text: 'What is 2+2?' }] }] });
     expect(codeOf(req)).toContain('print(');
   });
 
-  it('after a tool result, sums up and links the saved files as sandbox: paths', () => {
+  it('after a tool result, sums up and links the saved files as sandbox: paths, not the figures shown already', () => {
     const call = personaTurn(ask('Plot the first 20 Fibonacci numbers')).tool_calls![0]!;
     const messages: ChatMessage[] = [
       { role: 'user', content: 'Plot the first 20 Fibonacci numbers' },
       { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'python', arguments: call.arguments } }] },
-      { role: 'tool', tool_call_id: 'call_1', content: 'stdout:\nFirst 20 Fibonacci numbers: [0, 1, 1, 2]\nSaved /mnt/data/fibonacci.png' },
+      { role: 'tool', tool_call_id: 'call_1', content: '[stdout]\nFirst 20 Fibonacci numbers: [0, 1, 1, 2]\nSaved /mnt/data/fibonacci.png\n\n[files]\n/mnt/data/0e95e26e090d-figure-1.png\n/mnt/data/fibonacci.png' },
     ];
     const turn = personaTurn(ask('', { messages }));
     expect(turn.tool_calls).toBeUndefined();
     expect(turn.content).toContain('First 20 Fibonacci numbers: [0, 1, 1, 2]');
     expect(turn.content).toContain('[fibonacci.png](sandbox:/mnt/data/fibonacci.png)');
     expect(turn.content!.match(/sandbox:/g)).toHaveLength(1);
+    expect(turn.content).not.toContain('figure-1.png');
   });
 
   it('says when the code failed, and links nothing it did not write', () => {

@@ -30,6 +30,7 @@ function textOf(message: ChatMessage): string {
 }
 
 const FILE_PATH = /\/mnt\/data\/[\w.-]*\w/g;
+const DISPLAYED_FIGURE = /^\/mnt\/data\/[0-9a-f]{12}-figure-\d+\.png$/;
 
 function codeOf(args: string): string {
   try {
@@ -49,8 +50,13 @@ function summary(toolOutput: string, turn: ChatMessage[]): string {
   const failed = /Traceback|\w+Error\b/.test(toolOutput);
   // A failed cell may not have written what its code meant to; then only what the output names.
   const saved = failed ? [] : [...code.matchAll(/(?:savefig|to_csv)\("(\/mnt\/data\/[^"]+)"/g)].map((m) => m[1]!);
-  const files = [...new Set([...saved, ...[...toolOutput.matchAll(FILE_PATH)].map((m) => m[0])])];
-  const output = toolOutput.length > 800 ? `${toolOutput.slice(0, 800)}…` : toolOutput;
+  // Figures the sandbox displayed (`<exec>-figure-<n>.png`) are shown already: a model mentions what its code saved.
+  const shown = toolOutput
+    .split('\n')
+    .filter((line) => !DISPLAYED_FIGURE.test(line.trim()))
+    .join('\n');
+  const files = [...new Set([...saved, ...[...shown.matchAll(FILE_PATH)].map((m) => m[0])])];
+  const output = shown.length > 800 ? `${shown.slice(0, 800)}…` : shown;
   const lines = [failed ? 'The code raised an error:' : 'I ran the code. Here is its output:', '', '```', output.trim(), '```'];
   if (files.length > 0) {
     lines.push('', 'Files:');
@@ -63,13 +69,29 @@ function summary(toolOutput: string, turn: ChatMessage[]): string {
 function codeFor(q: string, csvPath: string | undefined): string {
   const has = (...words: string[]) => words.some((w) => q.includes(w));
   const wantsChart = has('plot', 'chart', 'graph', 'visual');
+  // A PNG the question names ("save the chart as chart.png") is saved under that name.
+  const named = q.match(/\b([\w-]+\.png)\b/)?.[1];
   if (csvPath) {
-    const lines = ['import pandas as pd', `df = pd.read_csv("${csvPath}")`, 'print(df.shape)', 'print(df.head().to_string())', 'print(df.describe().to_string())'];
+    const lines = ['import pandas as pd', `df = pd.read_csv("${csvPath}")`, 'print(df.shape)', 'print(df.head().to_string())', 'data = df.select_dtypes("number")'];
+    // "revenue by region": totals per value of that column, when the file has it; else a summary.
+    const by = q.match(/\bby ([a-z_]\w*)/)?.[1];
+    if (!by) lines.push('print(df.describe().to_string())');
+    else lines.push(`if "${by}" in df.columns:`, `    data = df.groupby("${by}").sum(numeric_only=True)`, `    print("Totals by ${by}:")`, '    print(data.to_string())');
     if (wantsChart) {
-      const chart = csvPath.replace(/\.csv$/, '_chart.png');
-      lines.push('import matplotlib.pyplot as plt', 'df.select_dtypes("number").plot(title="' + csvPath.slice(10) + '")', `plt.savefig("${chart}")`, `print("Saved ${chart}")`);
+      const chart = named ? `/mnt/data/${named}` : csvPath.replace(/\.csv$/, '_chart.png');
+      lines.push('import matplotlib.pyplot as plt', `data.plot(kind="${has('bar') ? 'bar' : 'line'}", title="${csvPath.slice(10)}")`, 'plt.tight_layout()', `plt.savefig("${chart}")`, `print("Saved ${chart}")`);
     }
     return lines.join('\n');
+  }
+  const equation = q.match(/(\d*(?:\.\d+)?)\s*x\s*([+-])\s*(\d+(?:\.\d+)?)\s*=\s*(-?\d+(?:\.\d+)?)/);
+  if (has('solve') && equation) {
+    const [, a, sign, b, c] = equation;
+    return [`a, b, c = ${a || '1'}, ${sign}${b}, ${c}`, 'x = (c - b) / a', `print("${equation[0]}  =>  x = (c - b) / a")`, 'print(f"x = {x:g}")'].join('\n');
+  }
+  // "Compute 4 * 3.82. Then take the square root of that result. Then take the square root again."
+  const expression = q.match(/\bcompute (\d+(?:\.\d+)?(?:\s*[-+*/]\s*\d+(?:\.\d+)?)+)/)?.[1];
+  if (expression && has('square root')) {
+    return ['import math', `value = ${expression}`, `print("${expression} =", round(value, 10))`, 'root = math.sqrt(value)', 'print("square root:", root)', 'print("square root again:", math.sqrt(root))'].join('\n');
   }
   if (has('fibonacci')) {
     const lines = ['fib = [0, 1]', 'while len(fib) < 20:', '    fib.append(fib[-1] + fib[-2])', 'print("First 20 Fibonacci numbers:", fib)'];
@@ -102,8 +124,34 @@ function codeFor(q: string, csvPath: string | undefined): string {
       'print("Saved /mnt/data/sales.csv and /mnt/data/sales.png")',
     ].join('\n');
   }
-  const chart = (name: string, body: string[]) =>
-    ['import numpy as np', 'import matplotlib.pyplot as plt', 'rng = np.random.default_rng(42)', ...body, 'plt.tight_layout()', `plt.savefig("/mnt/data/${name}.png")`, `print("Saved /mnt/data/${name}.png")`].join('\n');
+  const chart = (name: string, body: string[]) => {
+    const file = `/mnt/data/${named ?? `${name}.png`}`;
+    return ['import numpy as np', 'import matplotlib.pyplot as plt', 'rng = np.random.default_rng(42)', ...body, 'plt.tight_layout()', `plt.savefig("${file}")`, `print("Saved ${file}")`].join('\n');
+  };
+  if (has('population')) {
+    // No network in the sandbox: the figures are written in (UN World Population Prospects, 2023, millions).
+    return chart('population', [
+      'countries = ["India", "China", "United States", "Indonesia", "Pakistan"]',
+      'millions = [1428.6, 1425.7, 340.0, 277.5, 240.5]',
+      'plt.bar(countries, millions)',
+      'plt.ylabel("population (millions)")',
+      'plt.title("Top 5 most populous countries (2023)")',
+      'for c, m in zip(countries, millions): print(f"{c}: {m:,.1f} million")',
+    ]);
+  }
+  if (has('faang', 'stock')) {
+    // Nothing can be looked up without a network: made-up prices, and the output says so.
+    return chart('faang_stocks', [
+      'tickers = ["META", "AAPL", "AMZN", "NFLX", "GOOGL"]',
+      'prices = [480.0, 190.0, 180.0, 620.0, 170.0]',
+      'print("No network access here: these prices are illustrative, not current quotes.")',
+      'for t, p in zip(tickers, prices): print(f"{t}: ${p:,.2f}")',
+      'plt.bar(tickers, prices)',
+      'plt.ylabel("price (USD, illustrative)")',
+      'plt.title("FAANG share prices (illustrative)")',
+    ]);
+  }
+  if (has('sine')) return chart('sine_wave', ['x = np.linspace(0, 4 * np.pi, 400)', 'plt.plot(x, np.sin(x))', 'plt.title("Sine wave")', 'plt.xlabel("x")', 'plt.ylabel("sin(x)")', 'print("plotted sin(x) for x in [0, 4*pi]")']);
   if (has('scatter')) return chart('scatter', ['x = rng.normal(size=100)', 'y = 2 * x + rng.normal(scale=0.5, size=100)', 'plt.scatter(x, y)', 'plt.title("Scatter plot")', 'print("correlation:", round(float(np.corrcoef(x, y)[0, 1]), 3))']);
   if (has('pie')) return chart('pie', ['shares = [35, 25, 20, 20]', 'plt.pie(shares, labels=["A", "B", "C", "D"], autopct="%1.0f%%")', 'plt.title("Pie chart")', 'print("shares:", shares)']);
   if (has('bar')) return chart('bar', ['values = rng.integers(5, 20, size=5)', 'plt.bar(["A", "B", "C", "D", "E"], values)', 'plt.title("Bar chart")', 'print("values:", values.tolist())']);

@@ -44,6 +44,11 @@ export default async function globalSetup(): Promise<void> {
         MODEL_BASE_URL: upstream.baseUrl,
         MODEL_API_KEY: upstreamKey,
         SIGNING_SECRET: signingSecret,
+        // Receivers in tests listen on loopback; retries come fast and attempts end soon.
+        WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+        WEBHOOK_MAX_ATTEMPTS: '4',
+        WEBHOOK_RETRY_BASE_MS: '200',
+        WEBHOOK_TIMEOUT_MS: '2000',
       },
     });
   } catch (err) {

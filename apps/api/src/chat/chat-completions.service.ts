@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
-import { ApiError, ModelNotConfiguredError, newId, nowSeconds, parseOrThrow, type ExecutionObject } from '@cibox/contracts';
+import { ApiError, InvalidRequestError, ModelNotConfiguredError, newId, nowSeconds, parseOrThrow, type ExecutionObject } from '@cibox/contracts';
 import { ResponseRun, parseCreateResponse, type ChatMessage, type ResponseEvent, type ResponseObject } from '@cibox/responses';
 import { ContainersService } from '../containers/containers.service';
 import { CodeSandbox } from '../responses/code-sandbox.service';
@@ -30,12 +30,23 @@ const functionTool = z
   })
   .passthrough();
 
+/**
+ * Built-in tools of other providers' Chat Completions (seed 001 pairs `{type: "web_search"}` with
+ * code_interpreter) that we do not have: accepted, so such a request runs, and not offered to the
+ * model, which answers with the code interpreter alone. Any other unknown tool type is still a 400.
+ */
+export const IGNORED_CHAT_TOOL_TYPES = ['web_search', 'web_search_preview', 'file_search', 'image_generation'] as const;
+
+const CHAT_TOOL_TYPES: readonly string[] = ['code_interpreter', 'function', ...IGNORED_CHAT_TOOL_TYPES];
+
+const ignoredTool = z.object({ type: z.enum(IGNORED_CHAT_TOOL_TYPES) }).passthrough();
+
 /** A Chat Completions request that offers our code_interpreter tool. Other fields pass to the model. */
-const chatWithToolSchema = z
+export const chatWithToolSchema = z
   .object({
     model: z.string({ required_error: 'is required' }).min(1).max(256),
     messages: z.array(z.object({ role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']) }).passthrough()).min(1, 'must not be empty'),
-    tools: z.array(z.discriminatedUnion('type', [codeInterpreterTool, functionTool])),
+    tools: z.array(z.discriminatedUnion('type', [codeInterpreterTool, functionTool, ignoredTool])),
     tool_choice: z
       .union([z.enum(['none', 'auto', 'required']), z.object({ type: z.literal('function'), function: z.object({ name: z.string() }) }).passthrough()])
       .optional(),
@@ -99,6 +110,19 @@ export class ChatCompletionsService {
   ) {}
 
   validate(body: unknown) {
+    const tools = (body as { tools?: unknown })?.tools;
+    if (Array.isArray(tools)) {
+      tools.forEach((t: unknown, i) => {
+        const type = (t as { type?: unknown })?.type;
+        if (typeof type === 'string' && !CHAT_TOOL_TYPES.includes(type)) {
+          throw new InvalidRequestError(
+            `Tool type '${type}' is not supported; this server offers 'code_interpreter' and 'function' tools, and ignores ${IGNORED_CHAT_TOOL_TYPES.map((n) => `'${n}'`).join(', ')}.`,
+            `tools[${i}].type`,
+            'unsupported_tool',
+          );
+        }
+      });
+    }
     const parsed = parseOrThrow(chatWithToolSchema, body);
     if (parsed.tools.filter((t) => t.type === 'code_interpreter').length > 1) throw new ApiError(400, 'Only one code_interpreter tool may be given.', 'invalid_request_error', 'tools');
     if (!this.model.configured()) throw new ModelNotConfiguredError();
@@ -182,7 +206,7 @@ export class ChatCompletionsService {
       });
       const result = await run.run();
       if (lifetime.signal.aborted && !signal.aborted) {
-        throw new ApiError(408, `The sandbox reached its sandbox_timeout_ms of ${ci.sandbox_timeout_ms} ms before the model finished.`, 'invalid_request_error', 'tools', 'sandbox_timeout');
+        throw new ApiError(400, `The sandbox reached its sandbox_timeout_ms of ${ci.sandbox_timeout_ms} ms before the model finished.`, 'invalid_request_error', 'tools', 'sandbox_timeout');
       }
       if (result.failure) throw result.failure;
       const response = result.response;

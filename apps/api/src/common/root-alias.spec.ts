@@ -18,6 +18,7 @@ describe('aliasRootPaths', () => {
     ['/models', '/v1/models'],
     ['/batches/b1/cancel', '/v1/batches/b1/cancel'],
     ['/webhook_endpoints', '/v1/webhook_endpoints'],
+    ['/webhook_event_types', '/v1/webhook_event_types'],
   ])('serves %s as %s', (url, expected) => {
     expect(rewrite(url)).toBe(expected);
   });

@@ -5,7 +5,7 @@ import type { NextFunction, Request, Response } from 'express';
  * with a base URL that lacks `/v1` (as some gateways document it: `base_url="http://host:4000"`) call
  * them at the root. Not `health`, nor anything else of ours outside the OpenAI API.
  */
-export const V1_RESOURCES = ['batches', 'chat', 'containers', 'files', 'models', 'responses', 'webhook_endpoints'] as const;
+export const V1_RESOURCES = ['batches', 'chat', 'containers', 'files', 'models', 'responses', 'webhook_endpoints', 'webhook_event_types'] as const;
 
 const ROOT_RESOURCE = new RegExp(`^/(?:${V1_RESOURCES.join('|')})(?=[/?]|$)`);
 

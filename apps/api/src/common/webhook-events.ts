@@ -1,16 +1,7 @@
-/** The events a tenant's webhook endpoints (and the operator's) can receive. */
-export const WEBHOOK_EVENT_TYPES = [
-  'response.completed',
-  'response.failed',
-  'response.cancelled',
-  'response.incomplete',
-  'batch.completed',
-  'batch.failed',
-  'batch.cancelled',
-  'batch.expired',
-] as const;
+import type { WebhookEventType } from '@cibox/webhooks';
 
-export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+// The event types are a wire contract, defined with the event's shape in libs/webhooks.
+export { WEBHOOK_EVENT_TYPES, type WebhookEventType } from '@cibox/webhooks';
 
 /**
  * Where background responses and batches announce that they ended. Implemented by the webhooks

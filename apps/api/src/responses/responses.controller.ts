@@ -34,6 +34,14 @@ function openStream(res: Response): void {
   res.flushHeaders();
 }
 
+/** A comment line every 15 s, so proxies with idle timeouts keep a quiet stream open (the SDKs ignore comments). */
+function keepalive(res: Response): () => void {
+  const timer = setInterval(() => {
+    if (!res.destroyed) res.write(': keepalive\n\n');
+  }, 15_000);
+  return () => clearInterval(timer);
+}
+
 function writeEvent(res: Response, event: ResponseEvent): void {
   res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
 }
@@ -45,20 +53,26 @@ export class ResponsesController {
 
   @Post()
   async create(@Tenant() tenant: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response) {
-    const prepared = await this.responses.prepare(tenant, body ?? {}, requestOrigin(req));
+    if ((body as { background?: unknown } | null)?.background === true) return this.createBackground(tenant, body, req, res);
     // A client that goes away cancels the work: the model call and the loop stop.
     const abort = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
+    const prepared = await this.responses.prepare(tenant, body ?? {}, requestOrigin(req));
     if (prepared.request.stream) {
       openStream(res);
-      await prepared.run((event) => writeEvent(res, event), abort.signal);
+      const stopKeepalive = keepalive(res);
+      await prepared.run((event) => writeEvent(res, event), abort.signal).finally(stopKeepalive);
       res.end();
       return;
     }
     const result = await prepared.run(() => undefined, abort.signal);
-    if (result.failure) throw result.failure;
+    if (result.failure) {
+      // Code may have run: the SDKs must not retry the whole response on their own.
+      res.setHeader('x-should-retry', 'false');
+      throw result.failure;
+    }
     res.status(200).json(presentResponse(result.response, prepared.includeOutputs));
   }
 
@@ -69,9 +83,37 @@ export class ResponsesController {
       res.status(200).json(await this.responses.retrieve(tenant, id, includesOutputs(query)));
       return;
     }
-    const events = await this.responses.events(tenant, id, includesOutputs(query));
+    await this.responses.retrieve(tenant, id, false); // a 404 before the reply is committed to a stream
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    await this.follow(res, this.responses.events(tenant, id, includesOutputs(query), starting_after, abort.signal));
+  }
+
+  /** `background: true`: queued at once; with `stream: true`, its events follow as it runs. */
+  private async createBackground(tenant: string, body: unknown, req: Request, res: Response) {
+    const response = await this.responses.createBackground(tenant, body, requestOrigin(req));
+    if ((body as { stream?: unknown }).stream !== true) {
+      res.status(200).json(response);
+      return;
+    }
+    const include = Array.isArray((body as { include?: unknown }).include) && (body as { include: unknown[] }).include.includes('code_interpreter_call.outputs');
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    await this.follow(res, this.responses.events(tenant, response.id, include, undefined, abort.signal));
+  }
+
+  /** Streams a response's logged events until it has ended, or the client leaves. */
+  private async follow(res: Response, events: AsyncGenerator<ResponseEvent>) {
     openStream(res);
-    for (const event of events) if (starting_after === undefined || event.sequence_number > starting_after) writeEvent(res, event);
+    const stopKeepalive = keepalive(res);
+    try {
+      for await (const event of events) {
+        if (res.destroyed) break;
+        writeEvent(res, event);
+      }
+    } finally {
+      stopKeepalive();
+    }
     res.end();
   }
 
@@ -97,8 +139,7 @@ export class ResponsesController {
 
   @Post(':id/cancel')
   @HttpCode(200)
-  async cancel(@Tenant() tenant: string, @Param('id') id: string) {
-    await this.responses.retrieve(tenant, id, false);
-    throw new InvalidRequestError('Only responses created with background=true can be cancelled.', null, 'not_cancellable');
+  cancel(@Tenant() tenant: string, @Param('id') id: string) {
+    return this.responses.cancel(tenant, id);
   }
 }

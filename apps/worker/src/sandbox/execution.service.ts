@@ -119,15 +119,8 @@ export class ExecutionService {
         let cancelled = false;
         let killed = false;
         let cancelTimer: NodeJS.Timeout | undefined;
-        const softTimer = setTimeout(() => {
-          interrupted = true;
-          session.interrupt();
-        }, job.timeoutMs);
-        const hardTimer = setTimeout(() => {
-          killed = true;
-          void this.pool.discard(job.containerId);
-        }, job.timeoutMs + INTERRUPT_GRACE_MS);
-        // A cancel interrupts the cell like a timeout does, and kills it if it ignores that.
+        // A cancel interrupts the cell like a timeout does, and kills it if it ignores that. Watched
+        // before the timers start, so a failure here leaves no timer behind.
         let cellStarted = false;
         let ranCell = false;
         const unwatch = await this.cancels.watch(job.executionId, () => {
@@ -139,6 +132,14 @@ export class ExecutionService {
             void this.pool.discard(job.containerId);
           }, INTERRUPT_GRACE_MS);
         });
+        const softTimer = setTimeout(() => {
+          interrupted = true;
+          session.interrupt();
+        }, job.timeoutMs);
+        const hardTimer = setTimeout(() => {
+          killed = true;
+          void this.pool.discard(job.containerId);
+        }, job.timeoutMs + INTERRUPT_GRACE_MS);
         let images = 0;
         const pending: Promise<unknown>[] = [];
         const sandbox = live;
