@@ -1,8 +1,8 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, type Type } from '@nestjs/common';
-import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Injectable, type Type } from '@nestjs/common';
+import { OnWorkerEvent, Processor } from '@nestjs/bullmq';
 import { DelayedError, type Job } from 'bullmq';
 import type { AppConfig } from '@cibox/config';
-import { BATCH_LINE_QUEUE, BATCH_QUEUE, type BatchLineJob, type BatchJob } from '@cibox/queue';
+import { BATCH_LINE_QUEUE, BATCH_QUEUE, QueueProcessor, type BatchLineJob, type BatchJob } from '@cibox/queue';
 import { BatchLines } from './batch-lines.service';
 import { BatchRunner } from './batch-runner.service';
 
@@ -10,12 +10,11 @@ import { BatchRunner } from './batch-runner.service';
 const RUNNERS_PER_PROCESS = 32;
 
 /**
- * A processor of a batch queue in the api. It takes jobs once the app is up, and at shutdown stops
- * its running jobs and hands them back to the queue (`stopping` aborts them), so another api process
- * goes on with them at once instead of this one holding up its exit.
+ * A processor of a batch queue in the api. At shutdown it stops its running jobs and hands them back
+ * to the queue (`stopping` aborts them), so another api process goes on with them at once instead of
+ * this one holding up its exit.
  */
-abstract class BatchQueueProcessor extends WorkerHost implements OnApplicationBootstrap, OnModuleDestroy {
-  protected readonly logger = new Logger(this.constructor.name);
+abstract class BatchQueueProcessor extends QueueProcessor {
   protected readonly stopping = new AbortController();
 
   /** Puts the job back in its queue, to be taken again; ends `process`. */
@@ -29,18 +28,9 @@ abstract class BatchQueueProcessor extends WorkerHost implements OnApplicationBo
     return (await job.getState()) === 'failed';
   }
 
-  @OnWorkerEvent('error')
-  onError(err: Error): void {
-    this.logger.error(`queue ${this.worker.name}: ${err.message}`);
-  }
-
-  onApplicationBootstrap(): void {
-    this.worker.run().catch((err: Error) => this.logger.error(`queue ${this.worker.name} stopped: ${err.message}`));
-  }
-
-  async onModuleDestroy(): Promise<void> {
+  override async onModuleDestroy(): Promise<void> {
     this.stopping.abort();
-    await this.worker.close();
+    await super.onModuleDestroy();
   }
 }
 
