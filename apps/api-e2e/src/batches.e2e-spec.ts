@@ -6,6 +6,7 @@ import type { Batch } from 'openai/resources/batches';
 import { ScriptedUpstreamClient, eventually, freePort, startSuiteStack, type ScriptedTurn, type Stack } from '@cibox/testing';
 import { client, expectOpenAIError, raw } from './support/clients';
 import { python } from './support/python';
+import { startReceiver } from './support/webhook-receiver';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -225,6 +226,24 @@ describe('the Batch API', () => {
     // B cannot start a batch over A's file either.
     await expect(b.batches.create({ input_file_id, endpoint: '/v1/chat/completions', completion_window: '24h' })).rejects.toMatchObject({ status: 400, param: 'input_file_id' });
     for (const id of ids) await waitFor(a, id, 'completed');
+  });
+
+  it('announces its end to the webhook endpoints of its key, signed so the SDK unwraps it', async () => {
+    const receiver = await startReceiver();
+    const sdk = client('a');
+    const endpoint = await sdk.webhooks.create({ name: 'batches', url: receiver.url, event_types: ['batch.completed', 'batch.cancelled'] });
+    try {
+      const model = await scripted([{ content: 'announced' }]);
+      const input_file_id = await uploadInput(sdk, [{ custom_id: 'w', method: 'POST', url: '/v1/chat/completions', body: { model, messages: [{ role: 'user', content: 'hi' }] } }]);
+      const created = await sdk.batches.create({ input_file_id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+      await waitFor(sdk, created.id, 'completed');
+      const delivery = await eventually(() => receiver.received.find((r) => r.body.includes(created.id)), { timeoutMs: 30_000 });
+      const event = await sdk.webhooks.unwrap(delivery.body, delivery.headers, endpoint.signing_secret);
+      expect(event).toMatchObject({ object: 'event', type: 'batch.completed', data: { id: created.id } });
+    } finally {
+      await sdk.webhooks.delete(endpoint.id);
+      await receiver.stop();
+    }
   });
 
   it('works through the official Python client: create, poll, list, and read the output file', async () => {

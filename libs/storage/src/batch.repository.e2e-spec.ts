@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { BatchRepository, type BatchRecord } from './batch.repository';
+import { BatchRepository, newBatchRecord, type BatchRecord } from './batch.repository';
 import { REDIS_SCRIPTS } from './scripts';
 
 /** The batch state scripts, against the suite's real Redis. */
@@ -13,32 +13,17 @@ describe('BatchRepository', () => {
   });
   afterAll(() => redis.quit());
 
-  const record = (): BatchRecord => ({
-    id: `batch_${randomBytes(6).toString('hex')}`,
-    tenant: 'tn_a',
-    origin: 'http://127.0.0.1:8080',
-    endpoint: '/v1/responses',
-    input_file_id: 'file-x',
-    completion_window: '24h',
-    created_at: 1_700_000_000,
-    expires_at: 1_700_086_400,
-    status: 'validating',
-    metadata: { 'ünï/cödé': 'a "quoted" value\nwith a newline', empty: '' },
-    output_expires_after_s: null,
-    model: null,
-    output_file_id: null,
-    error_file_id: null,
-    errors: null,
-    in_progress_at: null,
-    finalizing_at: null,
-    completed_at: null,
-    failed_at: null,
-    expired_at: null,
-    cancelling_at: null,
-    cancelled_at: null,
-    request_counts: null,
-    usage: null,
-  });
+  const record = (): BatchRecord =>
+    newBatchRecord({
+      id: `batch_${randomBytes(6).toString('hex')}`,
+      tenant: 'tn_a',
+      origin: 'http://127.0.0.1:8080',
+      endpoint: '/v1/responses',
+      input_file_id: 'file-x',
+      created_at: 1_700_000_000,
+      expires_at: 1_700_086_400,
+      metadata: { 'ünï/cödé': 'a "quoted" value\nwith a newline', empty: '' },
+    });
 
   it('changes state only from the states it is given, and keeps every other field as it was', async () => {
     const r = record();

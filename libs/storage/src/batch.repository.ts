@@ -1,39 +1,47 @@
 import type { Redis } from 'ioredis';
-import type { BatchEndpoint, BatchError, BatchRequestCounts, BatchStatus, BatchUsage } from '@cibox/contracts';
+import type { BatchError, BatchObject, BatchRequestCounts, BatchStatus, BatchUsage } from '@cibox/contracts';
 import { RedisRecords, type Page, type PageRequest } from './redis-records';
 import { runScript } from './scripts';
 import { stateKeys } from './state-keys';
 
-/** A batch as stored: the wire object's fields, and what only the server needs (tenant, origin). */
-export interface BatchRecord {
-  id: string;
+/**
+ * A batch as stored: the wire object's fields (counts and usage only once it ended; while it runs,
+ * its progress hash holds them), and what only the server needs.
+ */
+export interface BatchRecord extends Omit<BatchObject, 'object' | 'errors' | 'request_counts' | 'usage'> {
   tenant: string;
   /** Origin that the signed links in its responses are built on. */
   origin: string;
-  endpoint: BatchEndpoint;
-  input_file_id: string;
-  completion_window: '24h';
-  created_at: number;
-  expires_at: number;
-  status: BatchStatus;
-  metadata: Record<string, string> | null;
   /** Seconds its output files live after they are made, or null for as long as the batch. */
   output_expires_after_s: number | null;
-  model: string | null;
-  output_file_id: string | null;
-  error_file_id: string | null;
   /** Why it failed as a whole (never an empty list: Redis' JSON would turn it into an object). */
   errors: BatchError[] | null;
-  in_progress_at: number | null;
-  finalizing_at: number | null;
-  completed_at: number | null;
-  failed_at: number | null;
-  expired_at: number | null;
-  cancelling_at: number | null;
-  cancelled_at: number | null;
-  /** Set once it ended, from its progress; while it runs, the progress hash holds them. */
   request_counts: BatchRequestCounts | null;
   usage: BatchUsage | null;
+}
+
+/** A new batch, `validating`, with nothing done yet. */
+export function newBatchRecord(fields: Pick<BatchRecord, 'id' | 'tenant' | 'origin' | 'endpoint' | 'input_file_id' | 'created_at' | 'expires_at'> & Partial<BatchRecord>): BatchRecord {
+  return {
+    completion_window: '24h',
+    status: 'validating',
+    metadata: null,
+    output_expires_after_s: null,
+    model: null,
+    output_file_id: null,
+    error_file_id: null,
+    errors: null,
+    in_progress_at: null,
+    finalizing_at: null,
+    completed_at: null,
+    failed_at: null,
+    expired_at: null,
+    cancelling_at: null,
+    cancelled_at: null,
+    request_counts: null,
+    usage: null,
+    ...fields,
+  };
 }
 
 /** What a batch's lines have done so far, and where its runner is in the input file. */

@@ -1,6 +1,6 @@
 import type { AppConfig } from '@cibox/config';
 import { nowSeconds, type BatchStatus } from '@cibox/contracts';
-import { emptyBatchUsage, type BatchProgress, type BatchRecord, type BatchRepository } from '@cibox/storage';
+import { emptyBatchUsage, newBatchRecord, type BatchProgress, type BatchRecord, type BatchRepository } from '@cibox/storage';
 import type { WebhookEmitter } from '../common/webhook-events';
 import type { BatchFiles } from './batch-files.service';
 import { BatchRunner } from './batch-runner.service';
@@ -29,33 +29,18 @@ class FakeBatches {
 
 function batch(status: BatchStatus, fields: Partial<BatchRecord> = {}): BatchRecord {
   const now = nowSeconds();
-  return {
+  return newBatchRecord({
     id: 'batch_1',
     tenant: 'tn_a',
     origin: 'http://127.0.0.1',
     endpoint: '/v1/chat/completions',
     input_file_id: 'file-in',
-    completion_window: '24h',
     created_at: now - 10,
     expires_at: now + 3600,
     status,
-    metadata: null,
-    output_expires_after_s: null,
-    model: null,
-    output_file_id: null,
-    error_file_id: null,
-    errors: null,
-    in_progress_at: now - 5,
-    finalizing_at: null,
-    completed_at: null,
-    failed_at: null,
-    expired_at: null,
-    cancelling_at: null,
-    cancelled_at: null,
-    request_counts: null,
-    usage: null,
+    in_progress_at: status === 'validating' ? null : now - 5,
     ...fields,
-  };
+  });
 }
 
 const progress = (fields: Partial<BatchProgress> = {}): BatchProgress => ({

@@ -4,7 +4,7 @@ import type { Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { InvalidRequestError, NotFoundError, newId, nowSeconds, type BatchObject, type CreateBatchRequest, type ListQuery } from '@cibox/contracts';
 import { BATCH_QUEUE, type BatchJob } from '@cibox/queue';
-import { BatchRepository, FileRepository, emptyBatchUsage, type BatchProgress, type BatchRecord } from '@cibox/storage';
+import { BatchRepository, FileRepository, emptyBatchUsage, newBatchRecord, type BatchProgress, type BatchRecord } from '@cibox/storage';
 import { toListEnvelope } from '../common/list';
 
 /** A batch's run job is tried again (it resumes where it stopped) if it fails on our side. */
@@ -28,32 +28,17 @@ export class BatchesService {
       throw new InvalidRequestError(`File '${file.id}' has purpose '${file.purpose}'; a batch's input file must be uploaded with purpose 'batch'.`, 'input_file_id', 'invalid_file_purpose');
     }
     const now = nowSeconds();
-    const record: BatchRecord = {
+    const record = newBatchRecord({
       id: newId('batch'),
       tenant,
       origin,
       endpoint: request.endpoint,
       input_file_id: file.id,
-      completion_window: '24h',
       created_at: now,
       expires_at: now + this.config.batches.windowS,
-      status: 'validating',
       metadata: request.metadata ?? null,
       output_expires_after_s: request.output_expires_after?.seconds ?? null,
-      model: null,
-      output_file_id: null,
-      error_file_id: null,
-      errors: null,
-      in_progress_at: null,
-      finalizing_at: null,
-      completed_at: null,
-      failed_at: null,
-      expired_at: null,
-      cancelling_at: null,
-      cancelled_at: null,
-      request_counts: null,
-      usage: null,
-    };
+    });
     await this.batches.insert(record);
     await this.queue.add('run', { batchId: record.id }, { jobId: record.id, ...RUN_JOB_OPTIONS });
     return this.present(record);
@@ -93,28 +78,13 @@ export class BatchesService {
 
 /** The wire object: counts and usage from the record once it ended, else from its progress. */
 export function toBatchObject(r: BatchRecord, progress: BatchProgress | null): BatchObject {
+  const { id, tenant: _t, origin: _o, output_expires_after_s: _e, errors, request_counts, usage, ...fields } = r;
   return {
-    id: r.id,
+    id,
     object: 'batch',
-    endpoint: r.endpoint,
-    errors: r.errors ? { object: 'list', data: r.errors } : null,
-    input_file_id: r.input_file_id,
-    completion_window: r.completion_window,
-    status: r.status,
-    output_file_id: r.output_file_id,
-    error_file_id: r.error_file_id,
-    created_at: r.created_at,
-    in_progress_at: r.in_progress_at,
-    expires_at: r.expires_at,
-    finalizing_at: r.finalizing_at,
-    completed_at: r.completed_at,
-    failed_at: r.failed_at,
-    expired_at: r.expired_at,
-    cancelling_at: r.cancelling_at,
-    cancelled_at: r.cancelled_at,
-    request_counts: r.request_counts ?? progress?.counts ?? { total: 0, completed: 0, failed: 0 },
-    usage: r.usage ?? progress?.usage ?? emptyBatchUsage(),
-    model: r.model,
-    metadata: r.metadata,
+    ...fields,
+    errors: errors ? { object: 'list', data: errors } : null,
+    request_counts: request_counts ?? progress?.counts ?? { total: 0, completed: 0, failed: 0 },
+    usage: usage ?? progress?.usage ?? emptyBatchUsage(),
   };
 }
