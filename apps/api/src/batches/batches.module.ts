@@ -3,7 +3,6 @@ import { BullModule } from '@nestjs/bullmq';
 import type { AppConfig } from '@cibox/config';
 import { BATCH_LINE_QUEUE, BATCH_QUEUE } from '@cibox/queue';
 import { ChatModule } from '../chat/chat.module';
-import { ResponsesModule } from '../responses/responses.module';
 import { BatchEndpoints } from './batch-endpoints.service';
 import { BatchFiles } from './batch-files.service';
 import { BatchLines } from './batch-lines.service';
@@ -19,7 +18,8 @@ export class BatchesModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: BatchesModule,
-      imports: [BullModule.registerQueue({ name: BATCH_QUEUE }, { name: BATCH_LINE_QUEUE }), ResponsesModule, ChatModule],
+      // ResponsesService comes from ResponsesModule, which is global.
+      imports: [BullModule.registerQueue({ name: BATCH_QUEUE }, { name: BATCH_LINE_QUEUE }), ChatModule],
       controllers: [BatchesController],
       providers: [BatchesService, BatchEndpoints, BatchFiles, BatchLines, BatchRunner, BatchSignals, ...batchProcessors(config)],
     };
