@@ -39,7 +39,10 @@ export class HttpModelClient implements ModelClient {
 
   async *stream(request: ChatRequest, signal?: AbortSignal): AsyncGenerator<ChatChunk> {
     const target = this.router.resolve(request.model);
-    const body: ChatRequest = { ...request, model: target.model, stream: true, stream_options: { ...request.stream_options, include_usage: true } };
+    const body: ChatRequest = withTokenLimitField(
+      { ...request, model: target.model, stream: true, stream_options: { ...request.stream_options, include_usage: true } },
+      target.upstream,
+    );
     for (let attempt = 0; ; attempt++) {
       const call = new UpstreamCall(target.upstream, this.limits.timeoutMs, signal);
       let started = false;
@@ -206,4 +209,22 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * The tool loop limits output with `max_tokens`, which every OpenAI-compatible server knows; OpenAI
+ * itself refuses it for its reasoning models and wants `max_completion_tokens`, which all its chat
+ * models take. So for OpenAI's own API the field is renamed.
+ */
+export function withTokenLimitField(body: ChatRequest, upstream: { baseUrl: string }): ChatRequest {
+  if (body.max_tokens == null || body.max_completion_tokens != null) return body;
+  let host = '';
+  try {
+    host = new URL(upstream.baseUrl).hostname;
+  } catch {
+    return body;
+  }
+  if (host !== 'api.openai.com') return body;
+  const { max_tokens, ...rest } = body;
+  return { ...rest, max_completion_tokens: max_tokens };
 }
