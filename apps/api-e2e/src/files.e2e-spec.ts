@@ -27,15 +27,17 @@ describe('Files API through the official SDK', () => {
   });
 
   it('filters by purpose and pages with after/limit/order', async () => {
+    // A purpose no other suite uploads with (the batch suite uploads 'batch' files), so the list is these.
+    const purpose = 'fine-tune';
     const made = [];
-    for (let i = 0; i < 5; i++) made.push(await a.files.create({ file: await toFile(Buffer.from(`row ${i}\n`), `p${i}.txt`), purpose: 'batch' }));
-    const page = await a.files.list({ purpose: 'batch', limit: 2, order: 'asc' });
+    for (let i = 0; i < 5; i++) made.push(await a.files.create({ file: await toFile(Buffer.from(`row ${i}\n`), `p${i}.txt`), purpose }));
+    const page = await a.files.list({ purpose, limit: 2, order: 'asc' });
     expect(page.data.map((f) => f.id)).toEqual(made.slice(0, 2).map((f) => f.id));
     expect(page.has_more).toBe(true);
     const all: string[] = [];
-    for await (const f of a.files.list({ purpose: 'batch', limit: 2, order: 'asc' })) all.push(f.id);
+    for await (const f of a.files.list({ purpose, limit: 2, order: 'asc' })) all.push(f.id);
     expect(all).toEqual(made.map((f) => f.id));
-    const desc = await a.files.list({ purpose: 'batch', order: 'desc' });
+    const desc = await a.files.list({ purpose, order: 'desc' });
     expect(desc.data.map((f) => f.id)).toEqual(made.map((f) => f.id).reverse());
   });
 

@@ -1,19 +1,7 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { toFile } from 'openai';
 import { OPENAI_PYTHON_VERSION } from '@cibox/testing';
-import { baseUrl, client } from './support/clients';
-
-/** Runs Python with the official `openai` package (the venv global setup readies) against our api. */
-async function python(script: string, apiKey: string): Promise<any> {
-  // Asynchronous on purpose: a blocked event loop here would stall nothing today, but would the
-  // scripted upstream if it ever ran in this process.
-  const { stdout } = await promisify(execFile)(process.env.CIBOX_PYTHON!, ['-c', script], {
-    env: { PATH: process.env.PATH, OPENAI_API_KEY: apiKey, OPENAI_BASE_URL: `${baseUrl()}/v1` },
-    timeout: 60_000,
-  });
-  return JSON.parse(stdout);
-}
+import { client } from './support/clients';
+import { python } from './support/python';
 
 const LIST_FILES = `
 import json, openai

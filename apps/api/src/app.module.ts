@@ -14,6 +14,7 @@ import { HealthModule } from './health/health.module';
 import { ModelsModule } from './models/models.module';
 import { ResponsesModule } from './responses/responses.module';
 import { ChatModule } from './chat/chat.module';
+import { BatchesModule } from './batches/batches.module';
 import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({})
@@ -44,6 +45,7 @@ export class AppModule {
         ModelsModule.forRoot(config),
         ResponsesModule.forRoot(config),
         ChatModule,
+        BatchesModule.forRoot(config),
         WebhooksModule.forRoot(config),
       ],
       providers: [

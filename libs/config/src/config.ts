@@ -51,6 +51,8 @@ const envSchema = z.object({
   SIGNING_SECRET: z.string().min(16).optional(),
   PUBLIC_BASE_URL: z.string().url().optional(),
   RESPONSE_TTL_S: int(30 * 24 * 3600, 60),
+  BATCH_CONCURRENCY: int(16, 1),
+  BATCH_COMPLETION_WINDOW_S: int(24 * 3600, 1),
   RESPONSES_CONCURRENCY: int(16, 1),
 });
 
@@ -113,6 +115,12 @@ export interface AppConfig {
   publicBaseUrl: string | null;
   /** How long stored responses are kept. */
   responseTtlS: number;
+  batches: {
+    /** Lines of one batch in flight at once (queued or running, across every api process); also the lines one api process runs at once. */
+    concurrency: number;
+    /** What the `24h` completion window lasts, in seconds: 86400, lowered in tests to see batches expire. */
+    windowS: number;
+  };
   /** Background responses one api instance runs at once. */
   responsesConcurrency: number;
 }
@@ -182,6 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     signingSecret: e.SIGNING_SECRET ?? randomBytes(32).toString('hex'),
     publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, '') ?? null,
     responseTtlS: e.RESPONSE_TTL_S,
+    batches: { concurrency: e.BATCH_CONCURRENCY, windowS: e.BATCH_COMPLETION_WINDOW_S },
     responsesConcurrency: e.RESPONSES_CONCURRENCY,
   };
 }

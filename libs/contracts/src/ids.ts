@@ -14,6 +14,9 @@ export const ID_PREFIX = {
   codeInterpreterCall: 'ci_',
   functionCall: 'fc_',
   toolCall: 'call_',
+  batch: 'batch_',
+  batchRequest: 'batch_req_',
+  request: 'req_',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

@@ -4,3 +4,4 @@ export * from './objects';
 export * from './schemas';
 export * from './execution';
 export * from './file-links';
+export * from './batches';

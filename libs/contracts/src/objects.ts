@@ -1,7 +1,9 @@
 /** Wire objects, field for field as the official `openai` SDK types them. */
 
+/** Purposes a client may upload a file with. */
 export const FILE_PURPOSES = ['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals'] as const;
-export type FilePurpose = (typeof FILE_PURPOSES)[number];
+/** Every purpose a file may have: the uploadable ones, and `batch_output` for the files a batch writes. */
+export type FilePurpose = (typeof FILE_PURPOSES)[number] | 'batch_output';
 
 export interface FileObject {
   id: string;

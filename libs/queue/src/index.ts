@@ -1,3 +1,4 @@
 export * from './queue';
 export * from './queue-producers';
 export * from './queue.module';
+export * from './queue-processor';

@@ -91,6 +91,33 @@ export function executionObject(
   };
 }
 
+/**
+ * Batches, consumed by every api process. A batch has one `run` job for its whole life: it
+ * validates the input file, then keeps at most BATCH_CONCURRENCY of its lines in the line queue,
+ * reading the input as they end, and writes the output files at the end. Each line is a job of
+ * its own, so the lines of a batch are shared among the api processes.
+ */
+export const BATCH_QUEUE = 'batches';
+export const BATCH_LINE_QUEUE = 'batch-lines';
+
+export interface BatchRunJobData {
+  batchId: string;
+}
+
+export interface BatchLineJobData {
+  batchId: string;
+  /** Line number in the input file, from 1. */
+  line: number;
+  /** The line as it is in the file (it was validated before it was queued). */
+  text: string;
+}
+
+export type BatchJob = { name: 'run'; data: BatchRunJobData };
+export type BatchLineJob = { name: 'line'; data: BatchLineJobData };
+
+/** A batch's line jobs are named after it and their line, so a line queued twice runs once. */
+export const batchLineJobId = (batchId: string, line: number) => `${batchId}-${line}`;
+
 /** Webhook deliveries: a static queue every api instance consumes, one job per (event, endpoint). */
 export const WEBHOOK_QUEUE = 'webhooks';
 

@@ -8,4 +8,5 @@ export * from './storage.module';
 export * from './execution.repository';
 export * from './worker-registry';
 export * from './response.repository';
+export * from './batch.repository';
 export * from './cancel-watcher';

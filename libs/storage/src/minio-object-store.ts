@@ -93,6 +93,10 @@ export class MinioObjectStore implements ObjectStore {
     return { stream, size: stat.size };
   }
 
+  getFrom(key: string, offset: number): Promise<Readable> {
+    return offset === 0 ? this.client.getObject(this.s3.bucket, key) : this.client.getPartialObject(this.s3.bucket, key, offset);
+  }
+
   async copy(fromKey: string, toKey: string): Promise<void> {
     await this.client.copyObject(this.s3.bucket, toKey, `/${this.s3.bucket}/${fromKey}`, new CopyConditions());
   }

@@ -5,6 +5,8 @@ export interface ObjectStore {
   /** Streams `body` to `key`; `size` may be unknown, then the upload is multipart. */
   put(key: string, body: Readable | Buffer, size?: number): Promise<void>;
   get(key: string): Promise<{ stream: Readable; size: number }>;
+  /** Streams `key` from byte `offset` (within the object) to its end. */
+  getFrom(key: string, offset: number): Promise<Readable>;
   copy(fromKey: string, toKey: string): Promise<void>;
   /** Removes `key`; a missing key is not an error. */
   remove(key: string): Promise<void>;

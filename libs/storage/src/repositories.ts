@@ -20,11 +20,15 @@ export interface FileRecord {
   filename: string;
   purpose: FilePurpose;
   object_key: string;
+  /** When it stops being served (unix seconds); a batch's output files may have one. */
+  expires_at?: number | null;
 }
 
 export function toFileObject(r: FileRecord): FileObject {
-  return { id: r.id, object: 'file', bytes: r.bytes, created_at: r.created_at, expires_at: null, filename: r.filename, purpose: r.purpose, status: 'processed' };
+  return { id: r.id, object: 'file', bytes: r.bytes, created_at: r.created_at, expires_at: r.expires_at ?? null, filename: r.filename, purpose: r.purpose, status: 'processed' };
 }
+
+const isLive = (r: FileRecord) => !r.expires_at || r.expires_at > Date.now() / 1000;
 
 export interface ContainerRecord {
   id: string;
@@ -94,9 +98,10 @@ export class FileRepository {
     await this.records.insert(r, this.indexes(r), Date.now());
   }
 
+  /** The tenant's file, unless it expired. */
   async get(tenant: string, id: string): Promise<FileRecord | null> {
     const r = await this.records.get(id);
-    return r && r.tenant === tenant ? r : null;
+    return r && r.tenant === tenant && isLive(r) ? r : null;
   }
 
   async remove(r: FileRecord): Promise<void> {
@@ -104,7 +109,7 @@ export class FileRepository {
   }
 
   list(tenant: string, page: PageRequest, purpose?: string): Promise<Page<FileRecord>> {
-    return this.records.page(purpose ? `${tenant}:${purpose}` : tenant, page);
+    return this.records.page(purpose ? `${tenant}:${purpose}` : tenant, page, isLive);
   }
 }
 

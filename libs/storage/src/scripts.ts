@@ -79,6 +79,48 @@ export const REDIS_SCRIPTS = {
       redis.call('INCR', KEYS[3])
       return {1, replaced}`,
   },
+  /**
+   * A batch changes state. KEYS: the record. ARGV: the statuses it may be in (comma-separated), the
+   * fields to set (JSON object). Returns the new record JSON, or false when it is in another state
+   * (so a cancel and the runner's own moves never overwrite each other).
+   */
+  ciboxTransitionBatch: {
+    numberOfKeys: 1,
+    lua: `
+      local raw = redis.call('GET', KEYS[1])
+      if not raw then return false end
+      local record = cjson.decode(raw)
+      local allowed = false
+      for status in string.gmatch(ARGV[1], '[^,]+') do
+        if status == record.status then allowed = true end
+      end
+      if not allowed then return false end
+      for k, v in pairs(cjson.decode(ARGV[2])) do record[k] = v end
+      local out = cjson.encode(record)
+      redis.call('SET', KEYS[1], out)
+      return out`,
+  },
+  /**
+   * One line of a batch ended, recorded once. KEYS: done bitmap, progress hash, results list. ARGV:
+   * line, result JSON ('' for none), count to add 1 to ('completed', 'failed' or ''), then the usage
+   * to add: input, cached, output, reasoning, total tokens. Returns 1, or 0 if the line was recorded
+   * before or the batch has ended (its progress is gone: a late line must not bring its keys back).
+   */
+  ciboxRecordBatchLine: {
+    numberOfKeys: 3,
+    lua: `
+      if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+      if redis.call('SETBIT', KEYS[1], ARGV[1], 1) == 1 then return 0 end
+      if ARGV[2] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[2]) end
+      redis.call('HINCRBY', KEYS[2], 'finished', 1)
+      if ARGV[3] ~= '' then redis.call('HINCRBY', KEYS[2], ARGV[3], 1) end
+      local fields = {'input_tokens', 'cached_tokens', 'output_tokens', 'reasoning_tokens', 'total_tokens'}
+      for i, field in ipairs(fields) do
+        local n = tonumber(ARGV[3 + i])
+        if n ~= 0 then redis.call('HINCRBY', KEYS[2], field, n) end
+      end
+      return 1`,
+  },
 } as const;
 
 type ScriptName = keyof typeof REDIS_SCRIPTS;

@@ -26,6 +26,16 @@ export const stateKeys = {
   response: (responseId: string) => `cibox:response:${responseId}`,
   /** Redis stream: the events of a stored response, in order, appended as they happen (replay, resume). */
   responseEvents: (responseId: string) => `cibox:response-events:${responseId}`,
+  /** Hash: a batch's counts and usage as its lines end, and where its runner is in the input file. */
+  batchProgress: (batchId: string) => `cibox:batch-progress:${batchId}`,
+  /** Bitmap by line number: lines of a batch that ended (ran, or were skipped), each recorded once. */
+  batchDone: (batchId: string) => `cibox:batch-done:${batchId}`,
+  /** Bitmap by line number: lines of a batch that failed validation, never to be run. */
+  batchInvalid: (batchId: string) => `cibox:batch-invalid:${batchId}`,
+  /** Set: the custom_ids a batch's valid lines claimed (a second claim is a duplicate). */
+  batchCustomIds: (batchId: string) => `cibox:batch-custom-ids:${batchId}`,
+  /** List: a batch's result lines (JSON) for its output or error file, until the file is written. */
+  batchResults: (batchId: string, file: 'output' | 'error') => `cibox:batch-${file}:${batchId}`,
   /** Held (and renewed) by the api running a stored response: without it, an unfinished foreground response was abandoned. */
   responseLease: (responseId: string) => `cibox:response-lease:${responseId}`,
   /** Set when a background response is cancelled, for the processor that starts it after the announce. */

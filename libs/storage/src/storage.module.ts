@@ -4,6 +4,7 @@ import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { MinioObjectStore } from './minio-object-store';
 import { ExecutionRepository } from './execution.repository';
 import { ResponseRepository } from './response.repository';
+import { BatchRepository } from './batch.repository';
 import { REDIS_SCRIPTS } from './scripts';
 import { ContainerFileRepository, ContainerRepository, FileRepository } from './repositories';
 import { WorkerRegistry } from './worker-registry';
@@ -29,10 +30,24 @@ export class StorageModule implements OnApplicationShutdown {
         { provide: ExecutionRepository, useFactory: (r: Redis) => new ExecutionRepository(r), inject: [REDIS] },
         { provide: WorkerRegistry, useFactory: (r: Redis) => new WorkerRegistry(r), inject: [REDIS] },
         { provide: ResponseRepository, useFactory: (r: Redis) => new ResponseRepository(r, config.responseTtlS), inject: [REDIS] },
+        { provide: BatchRepository, useFactory: (r: Redis) => new BatchRepository(r), inject: [REDIS] },
         { provide: WebhookEndpointRepository, useFactory: (r: Redis) => new WebhookEndpointRepository(r), inject: [REDIS] },
         { provide: WebhookDeliveryRepository, useFactory: (r: Redis) => new WebhookDeliveryRepository(r), inject: [REDIS] },
       ],
-      exports: [APP_CONFIG, REDIS, OBJECT_STORE, FileRepository, ContainerRepository, ContainerFileRepository, ExecutionRepository, WorkerRegistry, ResponseRepository, WebhookEndpointRepository, WebhookDeliveryRepository],
+      exports: [
+        APP_CONFIG,
+        REDIS,
+        OBJECT_STORE,
+        FileRepository,
+        ContainerRepository,
+        ContainerFileRepository,
+        ExecutionRepository,
+        WorkerRegistry,
+        ResponseRepository,
+        BatchRepository,
+        WebhookEndpointRepository,
+        WebhookDeliveryRepository,
+      ],
     };
   }
 

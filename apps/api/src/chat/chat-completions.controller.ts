@@ -1,16 +1,12 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { Readable } from 'node:stream';
-import { z } from 'zod';
-import { ModelNotConfiguredError, parseOrThrow } from '@cibox/contracts';
+import { ModelNotConfiguredError } from '@cibox/contracts';
 import { Tenant } from '../common/auth.guard';
 import { requestOrigin } from '../common/request-origin';
-import { ChatCompletionsService, offersCodeInterpreter } from './chat-completions.service';
+import { ChatCompletionsService, offersCodeInterpreter, parseProxiedChat } from './chat-completions.service';
 import { Inject } from '@nestjs/common';
-import { MODEL_CLIENT, type ChatRequest, type ModelClient } from '@cibox/model';
-
-/** What a proxied request must have; everything else goes upstream as it is. */
-const chatBodySchema = z.object({ model: z.string({ required_error: 'is required' }).min(1), messages: z.array(z.unknown()).min(1, 'must not be empty') }).passthrough();
+import { MODEL_CLIENT, type ModelClient } from '@cibox/model';
 
 /**
  * Chat Completions. With the code_interpreter tool, we run the tool loop and answer with the
@@ -33,7 +29,7 @@ export class ChatCompletionsController {
     });
     if (!offersCodeInterpreter(body)) {
       if (!this.model.configured()) throw new ModelNotConfiguredError();
-      const upstream = await this.model.proxy(parseOrThrow(chatBodySchema, body ?? {}) as ChatRequest, abort.signal);
+      const upstream = await this.model.proxy(parseProxiedChat(body), abort.signal);
       res.status(upstream.status);
       const type = upstream.headers.get('content-type');
       if (type) res.setHeader('Content-Type', type);

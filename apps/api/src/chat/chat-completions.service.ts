@@ -6,7 +6,7 @@ import { ResponseRun, parseCreateResponse, type ChatMessage, type ResponseEvent,
 import { ContainersService } from '../containers/containers.service';
 import { CodeSandbox } from '../responses/code-sandbox.service';
 import { SandboxControl } from '../sandboxes/sandbox-control.service';
-import { MODEL_CLIENT, type ModelClient } from '@cibox/model';
+import { MODEL_CLIENT, type ChatRequest, type ModelClient } from '@cibox/model';
 
 const codeInterpreterTool = z
   .object({
@@ -79,6 +79,14 @@ export interface ChatExecution {
 /** How a completion is delivered: chunks as they happen, then the whole. */
 export interface ChatSink {
   chunk(chunk: Record<string, unknown>): void;
+}
+
+/** What a proxied request must have; everything else goes upstream as it is. */
+const proxiedChatSchema = z.object({ model: z.string({ required_error: 'is required' }).min(1), messages: z.array(z.unknown()).min(1, 'must not be empty') }).passthrough();
+
+/** A Chat Completions body without the code_interpreter tool, checked as far as we check it before it goes upstream. */
+export function parseProxiedChat(body: unknown): ChatRequest {
+  return parseOrThrow(proxiedChatSchema, body ?? {}) as ChatRequest;
 }
 
 /** True when a Chat Completions body offers the code_interpreter tool (else it is proxied as it is). */

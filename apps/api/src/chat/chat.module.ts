@@ -9,5 +9,6 @@ import { ChatCompletionsService } from './chat-completions.service';
   imports: [ContainersModule, SandboxesModule],
   controllers: [ChatCompletionsController],
   providers: [ChatCompletionsService],
+  exports: [ChatCompletionsService],
 })
 export class ChatModule {}

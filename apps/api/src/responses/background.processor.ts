@@ -1,8 +1,8 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, type Type } from '@nestjs/common';
-import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Injectable, type Type } from '@nestjs/common';
+import { OnWorkerEvent, Processor } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
 import type { AppConfig } from '@cibox/config';
-import { RESPONSES_QUEUE, type BackgroundResponseJob } from '@cibox/queue';
+import { QueueProcessor, RESPONSES_QUEUE, type BackgroundResponseJob } from '@cibox/queue';
 import { ResponsesService } from './responses.service';
 
 /**
@@ -11,9 +11,7 @@ import { ResponsesService } from './responses.service';
  * starts the response over and says so (`attempts`).
  */
 @Injectable()
-export abstract class BackgroundResponsesProcessor extends WorkerHost implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger(BackgroundResponsesProcessor.name);
-
+export abstract class BackgroundResponsesProcessor extends QueueProcessor {
   constructor(private readonly responses: ResponsesService) {
     super();
   }
@@ -28,21 +26,6 @@ export abstract class BackgroundResponsesProcessor extends WorkerHost implements
     if (!job) return;
     this.logger.error(`background response ${job.data.responseId} gave up: ${err.message}`);
     void this.responses.endBackground(job.data.responseId, 'failed', 'The response was started over too many times: the apis running it kept stopping.').catch(() => undefined);
-  }
-
-  @OnWorkerEvent('error')
-  onError(err: Error): void {
-    this.logger.error(`queue ${RESPONSES_QUEUE}: ${err.message}`);
-  }
-
-  /** Takes jobs once the whole api is up (made with `autorun: false`). */
-  onApplicationBootstrap(): void {
-    this.worker.run().catch((err: Error) => this.logger.error(`queue ${RESPONSES_QUEUE} stopped: ${err.message}`));
-  }
-
-  /** Stops taking jobs and waits for the running ones when shutdown begins. */
-  async onModuleDestroy(): Promise<void> {
-    await this.worker.close();
   }
 }
 

@@ -1,9 +1,9 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, type Type } from '@nestjs/common';
-import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Inject, Injectable, type Type } from '@nestjs/common';
+import { Processor } from '@nestjs/bullmq';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { newId, nowSeconds } from '@cibox/contracts';
-import { WEBHOOK_QUEUE, type WebhookDeliveryJob } from '@cibox/queue';
+import { QueueProcessor, WEBHOOK_QUEUE, type WebhookDeliveryJob } from '@cibox/queue';
 import { WebhookDeliveryRepository, WebhookEndpointRepository, activeSecrets } from '@cibox/storage';
 import { delivered, sendWebhook, signWebhook, type SendOutcome } from '@cibox/webhooks';
 
@@ -31,8 +31,7 @@ interface Target {
  * up to WEBHOOK_MAX_ATTEMPTS. A target refused for its address is not retried.
  */
 @Injectable()
-export abstract class WebhookDeliveryProcessor extends WorkerHost implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger(WebhookDeliveryProcessor.name);
+export abstract class WebhookDeliveryProcessor extends QueueProcessor {
   private readonly inFlight = new Map<string, number>();
 
   constructor(
@@ -94,21 +93,6 @@ export abstract class WebhookDeliveryProcessor extends WorkerHost implements OnA
     const endpoint = await this.endpoints.get(data.tenant, data.endpointId);
     if (!endpoint) return null;
     return { url: endpoint.url, secrets: activeSecrets(endpoint, nowSeconds()), publicOnly: !this.config.webhooks.allowPrivateTargets, headers: {} };
-  }
-
-  @OnWorkerEvent('error')
-  onError(err: Error): void {
-    this.logger.error(`queue ${WEBHOOK_QUEUE}: ${err.message}`);
-  }
-
-  /** Takes jobs once the whole api is up (made with `autorun: false`). */
-  onApplicationBootstrap(): void {
-    this.worker.run().catch((err: Error) => this.logger.error(`queue ${WEBHOOK_QUEUE} stopped: ${err.message}`));
-  }
-
-  /** Stops taking jobs, and lets the attempts under way finish (each within WEBHOOK_TIMEOUT_MS), when shutdown begins. */
-  async onModuleDestroy(): Promise<void> {
-    await this.worker.close();
   }
 }
 

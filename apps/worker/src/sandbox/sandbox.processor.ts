@@ -1,9 +1,9 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, type Type } from '@nestjs/common';
-import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Inject, Injectable, type Type } from '@nestjs/common';
+import { Processor } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { WorkerRegistry } from '@cibox/storage';
-import { QueueProducers, SHARED_SANDBOX_QUEUE, workerSandboxQueue, type ExecuteJobData, type SandboxJob } from '@cibox/queue';
+import { QueueProcessor, QueueProducers, SHARED_SANDBOX_QUEUE, workerSandboxQueue, type ExecuteJobData, type SandboxJob } from '@cibox/queue';
 import { ExecutionService } from './execution.service';
 import { SandboxPool } from './sandbox-pool.service';
 
@@ -14,9 +14,7 @@ import { SandboxPool } from './sandbox-pool.service';
  * worker's queue.
  */
 @Injectable()
-export abstract class SandboxProcessor extends WorkerHost implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger(SandboxProcessor.name);
-
+export abstract class SandboxProcessor extends QueueProcessor {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly executions: ExecutionService,
@@ -47,24 +45,6 @@ export abstract class SandboxProcessor extends WorkerHost implements OnApplicati
 
   private async forward(owner: string, data: ExecuteJobData, jobId?: string): Promise<void> {
     await this.queues.add(workerSandboxQueue(owner), { name: 'execute', data }, jobId ? `${jobId}-fwd` : undefined);
-  }
-
-  @OnWorkerEvent('error')
-  onError(err: Error): void {
-    this.logger.error(`queue ${this.worker.name}: ${err.message}`);
-  }
-
-  /** Takes jobs once the whole worker is up (the processors are made with `autorun: false`). */
-  onApplicationBootstrap(): void {
-    this.worker.run().catch((err: Error) => this.logger.error(`queue ${this.worker.name} stopped: ${err.message}`));
-  }
-
-  /**
-   * Stops taking jobs, and waits for the running ones, as soon as shutdown begins: alongside the
-   * pool and the heartbeat, not at application shutdown, when @nestjs/bullmq would close it.
-   */
-  async onModuleDestroy(): Promise<void> {
-    await this.worker.close();
   }
 }
 
