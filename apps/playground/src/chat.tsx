@@ -148,7 +148,7 @@ export function ChatView({ settings, turns, setTurns, containerId, onSettled }: 
           <textarea
             id="prompt"
             rows={2}
-            placeholder="Message (Enter sends, Shift+Enter for a new line)"
+            placeholder="Message (Enter sends, Shift+Enter: new line)"
             value={text}
             onInput={(e) => setText(e.currentTarget.value)}
             onKeyDown={(e) => {

@@ -138,6 +138,8 @@ export function ConsoleView({ apiKey, containerId, onContainer, onSettled }: Pro
     if (!containerId || busy || !code.trim()) return;
     setBusy(true);
     setCells((all) => [...all, { code, stdout: '', stderr: '', results: [], status: 'running', execution: null, failure: null }]);
+    // As in a notebook console: the cell keeps the code, the input is ready for the next one.
+    setCode('');
     try {
       for await (const event of runExecution(apiKey, containerId, code)) {
         if (event.type === 'created') running.current = event.execution.id;
