@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { ScriptedUpstreamClient, eventually, launchChromium } from '@cibox/testing';
+import { ScriptedUpstreamClient, eventually, launchChromium, pythonCall as python } from '@cibox/testing';
 import { ageContainer, baseUrl, client, raw } from './support/clients';
 
 /**
@@ -11,7 +11,6 @@ import { ageContainer, baseUrl, client, raw } from './support/clients';
  */
 const SCREENSHOTS = path.resolve(__dirname, '..', '..', '..', '.data', 'screenshots');
 const upstream = new ScriptedUpstreamClient();
-const python = (code: string) => ({ name: 'python', arguments: JSON.stringify({ code }) });
 const CHART = [
   'import matplotlib.pyplot as plt',
   'x = 41',
