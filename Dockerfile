@@ -5,7 +5,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
+# The playground page (dist/playground) is built here too: the api serves it at /.
+RUN npx tsc -p tsconfig.build.json && npx tsx tools/playground.ts --force && npm prune --omit=dev
 
 FROM node:22-bookworm-slim
 WORKDIR /app

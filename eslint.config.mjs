@@ -21,6 +21,8 @@ export default tseslint.config(
             { sourceTag: 'scope:api', onlyDependOnLibsWithTags: ['scope:shared'] },
             { sourceTag: 'scope:worker', onlyDependOnLibsWithTags: ['scope:shared'] },
             { sourceTag: 'scope:e2e', onlyDependOnLibsWithTags: ['scope:shared'] },
+            // The page imports types only (erased from the bundle) from the shared contracts.
+            { sourceTag: 'scope:playground', onlyDependOnLibsWithTags: ['scope:shared'] },
           ],
         },
       ],

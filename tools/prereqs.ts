@@ -5,35 +5,18 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
+import { ensureChromium } from '../libs/testing/src/browser';
+import { ensureDebianPackages, installDebianPackages } from '../libs/testing/src/debian-packages';
 import { ensurePythonClient } from '../libs/testing/src/python-client';
+import { ensurePlayground } from './playground';
 import { ensureSandboxImage } from './sandbox-image';
 
 export const ROOT = path.resolve(__dirname, '..');
 const log = (msg: string) => process.stdout.write(`[prereqs] ${msg}\n`);
 
-function has(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
-
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
   const r = spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed with status ${r.status}`);
-}
-
-/** Installs the Debian packages whose command is missing (apt-get, as root). */
-export function ensureDebianPackages(packages: Record<string, string>): void {
-  installDebianPackages(Object.entries(packages).filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg));
-}
-
-function installDebianPackages(missing: string[]): void {
-  if (missing.length === 0) return;
-  log(`installing Debian packages: ${missing.join(' ')}`);
-  const env = { DEBIAN_FRONTEND: 'noninteractive' };
-  const install = ['install', '-y', '--no-install-recommends', ...missing];
-  if (spawnSync('apt-get', install, { stdio: 'inherit', env: { ...process.env, ...env } }).status !== 0) {
-    run('apt-get', ['update'], env);
-    run('apt-get', install, env);
-  }
 }
 
 function dockerReachable(): boolean {
@@ -56,9 +39,16 @@ export async function ensureDocker(): Promise<void> {
   }
 }
 
+/** Compiles the api, worker and libs (tsc's incremental build), and builds the playground page if its sources changed. */
 export function buildApps(): void {
   log('compiling TypeScript');
   run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')]);
+  ensurePlayground({ log });
+}
+
+/** Debian's Chromium, which the playground's end-to-end test drives (installed if missing). */
+export function ensureBrowserForTests(): void {
+  ensureChromium(log);
 }
 
 /**
@@ -67,16 +57,16 @@ export function buildApps(): void {
  * Returns the interpreter's path.
  */
 export function ensurePythonForTests(): string {
-  ensureDebianPackages({ python3: 'python3' });
+  ensureDebianPackages({ python3: 'python3' }, log);
   if (spawnSync('python3', ['-c', 'import ensurepip, venv'], { stdio: 'ignore' }).status !== 0) {
-    installDebianPackages(['python3-venv']);
+    installDebianPackages(['python3-venv'], log);
   }
   return ensurePythonClient(ROOT, log);
 }
 
 /** Returns the sandbox image tag. */
 export async function ensurePrerequisites(): Promise<string> {
-  ensureDebianPackages({ 'redis-server': 'redis-server', dockerd: 'docker.io', debootstrap: 'debootstrap', 'docker-compose': 'docker-compose' });
+  ensureDebianPackages({ 'redis-server': 'redis-server', dockerd: 'docker.io', debootstrap: 'debootstrap', 'docker-compose': 'docker-compose' }, log);
   await ensureDocker();
   const image = await ensureSandboxImage({ log: (line) => process.stdout.write(`[sandbox-image] ${line}\n`) });
   buildApps();

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, ensurePrerequisites, ensurePythonForTests } from './prereqs';
+import { ROOT, ensureBrowserForTests, ensurePrerequisites, ensurePythonForTests } from './prereqs';
 
 /** ESLint with type-checked rules and Nx module boundaries (which read Nx's project graph). */
 function lint(): void {
@@ -43,6 +43,7 @@ function unitSuiteOnNode22(): number {
 async function main(): Promise<void> {
   const image = await ensurePrerequisites();
   const python = ensurePythonForTests();
+  ensureBrowserForTests();
   if (process.env.SKIP_LINT !== '1') lint();
   const jestArgs = process.argv.slice(2);
   const r = spawnSync(process.execPath, [JEST, ...jestArgs], {

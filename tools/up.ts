@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     [
       '',
       `  Code Interpreter backend is up: ${stack.baseUrl}/v1`,
+      `  Playground (paste the key there): ${stack.baseUrl}/`,
       apiKey ? `  API key (generated for development): ${apiKey}` : '  API keys: from API_KEYS',
       `  Redis ${stack.redisUrl}   S3 ${stack.s3Endpoint}   sandbox image ${image}`,
       `  Try: OPENAI_BASE_URL=${stack.baseUrl}/v1 OPENAI_API_KEY=${apiKey ?? '<key>'} node -e "new (require('openai').default)().containers.create({name:'demo'}).then(console.log)"`,

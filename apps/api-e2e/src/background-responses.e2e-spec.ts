@@ -1,11 +1,10 @@
 import OpenAI from 'openai';
-import { ScriptedUpstreamClient, eventually, startSuiteStack, type Stack } from '@cibox/testing';
+import { ScriptedUpstreamClient, eventually, pythonCall as python, startSuiteStack, type Stack } from '@cibox/testing';
 import { raw } from './support/clients';
 import { execute } from './support/executions';
 import { startReceiver } from './support/webhook-receiver';
 
 const upstream = new ScriptedUpstreamClient();
-const python = (code: string) => ({ name: 'python', arguments: JSON.stringify({ code }) });
 const tools = [{ type: 'code_interpreter' as const, container: { type: 'auto' as const } }];
 
 /** Polls until the response's code is running. */

@@ -1,8 +1,7 @@
-import { ScriptedUpstreamClient } from '@cibox/testing';
+import { ScriptedUpstreamClient, pythonCall as python } from '@cibox/testing';
 import { client, raw } from './support/clients';
 
 const upstream = new ScriptedUpstreamClient();
-const python = (code: string) => ({ name: 'python', arguments: JSON.stringify({ code }) });
 
 interface Execution {
   code: string;

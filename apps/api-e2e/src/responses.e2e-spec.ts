@@ -1,11 +1,10 @@
 import { toFile } from 'openai';
-import { ONE_CODE_CALL_EVENT_TYPES, ScriptedUpstreamClient, distinctRuns } from '@cibox/testing';
+import { ONE_CODE_CALL_EVENT_TYPES, ScriptedUpstreamClient, distinctRuns, pythonCall as python } from '@cibox/testing';
 import { eventually } from '@cibox/testing';
 import { client, expectOpenAIError, raw } from './support/clients';
 import { execute } from './support/executions';
 
 const upstream = new ScriptedUpstreamClient();
-const python = (code: string) => ({ name: 'python', arguments: JSON.stringify({ code }) });
 const CHART = [
   'import matplotlib',
   "matplotlib.use('Agg')",

@@ -9,6 +9,7 @@ import { MinioObjectStore } from '@cibox/storage';
 import { AppModule } from './app.module';
 import { toErrorResponse } from './common/api-error.filter';
 import { answerClientErrors } from './common/client-error';
+import { PLAYGROUND_DIR, servePlayground } from './common/playground';
 import { aliasRootPaths } from './common/root-alias';
 
 async function bootstrap(): Promise<void> {
@@ -25,6 +26,8 @@ async function bootstrap(): Promise<void> {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(aliasRootPaths);
+  const playground = servePlayground();
+  if (playground) app.use(playground);
   // JSON bodies only; multipart uploads stay unparsed streams for the handlers to pipe to S3.
   app.use(express.json({ limit: '4mb', type: ['application/json', 'application/*+json'] }));
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
@@ -40,6 +43,7 @@ async function bootstrap(): Promise<void> {
   server.headersTimeout = 66_000;
   answerClientErrors(server);
   app.get(Logger).log(`api listening on http://${config.host}:${config.port}`);
+  if (!playground) app.get(Logger).warn(`the playground is not built (${PLAYGROUND_DIR}): \`npx nx build playground\` builds it; / answers 404 until then`);
 }
 
 bootstrap().catch((err: unknown) => {

@@ -8,3 +8,5 @@ export * from './scripted-upstream-client';
 export * from './python-client';
 export * from './fake-model-client';
 export * from './response-events';
+export * from './debian-packages';
+export * from './browser';

@@ -31,6 +31,9 @@ export const scriptedTurnSchema = z
 
 export type ScriptedTurn = z.infer<typeof scriptedTurnSchema>;
 
+/** A tool call of `python`, the function the model sees the code interpreter as, running `code`. */
+export const pythonCall = (code: string) => ({ name: 'python', arguments: JSON.stringify({ code }) });
+
 export const scriptSchema = z.object({ model: z.string().min(1), turns: z.array(scriptedTurnSchema).min(1) }).strict();
 
 /** What one rendered answer needs besides the turn. */

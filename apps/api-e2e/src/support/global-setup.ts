@@ -6,6 +6,8 @@ import path from 'node:path';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { ensurePythonClient } from '../../../../libs/testing/src/python-client';
 // eslint-disable-next-line @nx/enforce-module-boundaries
+import { ensurePlayground } from '../../../../tools/playground';
+// eslint-disable-next-line @nx/enforce-module-boundaries
 import { launchScriptedUpstream, startStack, type ManagedProcess, type Stack } from '../../../../libs/testing/src/stack';
 
 declare global {
@@ -17,7 +19,8 @@ const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 
 /**
  * Starts, once for the suite: the scripted model upstream, then the real stack (Redis, the S3
- * server, api and a worker, as processes) pointed at it; and readies a Python with the openai package.
+ * server, api and a worker, as processes) pointed at it; readies a Python with the openai package,
+ * and the playground page the api serves.
  */
 export default async function globalSetup(): Promise<void> {
   const keys = [`sk-test-a-${randomBytes(8).toString('hex')}`, `sk-test-b-${randomBytes(8).toString('hex')}`];
@@ -25,6 +28,8 @@ export default async function globalSetup(): Promise<void> {
   const signingSecret = randomBytes(32).toString('hex');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cibox-e2e-'));
   process.env.CIBOX_PYTHON ||= ensurePythonClient(ROOT, (line) => process.stdout.write(`[python] ${line}\n`));
+  // The api serves the page from dist/playground; rebuilt here only if its sources changed.
+  ensurePlayground({ log: (line) => process.stdout.write(`[playground] ${line}\n`) });
   const upstreamKey = `sk-upstream-${randomBytes(8).toString('hex')}`;
   const upstream = await launchScriptedUpstream({ dataDir, apiKey: upstreamKey });
   globalThis.__CIBOX_UPSTREAM__ = upstream.process;
