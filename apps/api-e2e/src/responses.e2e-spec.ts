@@ -219,6 +219,10 @@ describe('POST /v1/responses with the code_interpreter tool', () => {
     for await (const e of replay) replayed.push(e);
     expect(replayed.map((e) => [e.type, e.sequence_number])).toEqual(original.map((e) => [e.type, e.sequence_number]));
     expect((await replay.finalResponse()).output_text).toBe('Five.');
+    // Replayed with include, outputs show though the original request did not ask for them.
+    const withOutputs = await raw('GET', `/v1/responses/${id}?stream=true&include[]=code_interpreter_call.outputs`);
+    expect(withOutputs.text).toContain('"outputs":[{"type":"logs","logs":"5\\n"}]');
+    expect(replayed.length).toBeGreaterThan(0);
     const after = await raw('GET', `/v1/responses/${id}?stream=true&starting_after=5`);
     const numbers = [...after.text.matchAll(/"sequence_number":(\d+)/g)].map((m) => Number(m[1]));
     expect(numbers[0]).toBe(6);

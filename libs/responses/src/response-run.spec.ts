@@ -3,7 +3,7 @@ import type { ChatChunkChoice } from '@cibox/model';
 import { ONE_CODE_CALL_EVENT_TYPES, distinctRuns } from '@cibox/testing';
 import type { ChatChunk, ChatRequest } from './chat';
 import { parseCreateResponse } from './request';
-import { ResponseRun, type SandboxPort } from './response-run';
+import { ResponseRun, presentEvent, type SandboxPort } from './response-run';
 import type { ResponseEvent } from './wire';
 
 type Turn = { content?: string; calls?: { name: string; arguments: string }[]; finish?: string };
@@ -118,9 +118,11 @@ describe('ResponseRun', () => {
   it('leaves outputs null unless included', async () => {
     const { response, events } = await run({ input: 'x', tools: [{ type: 'code_interpreter' }] }, [{ calls: [{ name: 'python', arguments: '{"code":"1"}' }] }, { content: 'ok' }], fakeSandbox([execution({ stdout: 'x' })]));
     expect(response.output[0]).toMatchObject({ outputs: [{ type: 'logs', logs: 'x\n' }] }); // kept for storage
-    const done = events.find((e) => e.type === 'response.output_item.done');
-    expect(done).toMatchObject({ item: { type: 'code_interpreter_call', outputs: null } });
-    const completed = events.at(-1) as { response: { output: { outputs?: unknown }[] } };
+    // Events carry the outputs; a reader's include decides what it is shown.
+    const done = events.find((e) => e.type === 'response.output_item.done')!;
+    expect(done).toMatchObject({ item: { type: 'code_interpreter_call', outputs: [{ type: 'logs', logs: 'x\n' }] } });
+    expect(presentEvent(done, false)).toMatchObject({ item: { type: 'code_interpreter_call', outputs: null } });
+    const completed = presentEvent(events.at(-1)!, false) as { response: { output: { outputs?: unknown }[] } };
     expect(completed.response.output[0]!.outputs).toBeNull();
   });
 

@@ -37,7 +37,7 @@ export interface ResponseRunOptions {
   messages: ChatMessage[];
   /** Tool calls allowed in this response: the request's `max_tool_calls` under the server's ceiling. */
   maxToolCalls: number;
-  /** Receives each event as it happens, numbered. */
+  /** Receives each event as it happens, numbered, outputs included (see `presentEvent`). */
   emit: (event: ResponseEvent) => void;
   signal: AbortSignal;
   /** Told of every execution, with its full result (Chat Completions reports them in its extension field). */
@@ -77,6 +77,16 @@ export function presentItem<T extends OutputItem>(item: T, includeOutputs: boole
 
 export function presentResponse(response: ResponseObject, includeOutputs: boolean): ResponseObject {
   return includeOutputs ? response : { ...response, output: response.output.map((i) => presentItem(i, false)) };
+}
+
+/**
+ * An event as a reader's `include` asks. The loop emits (and the log keeps) every event whole, so a
+ * replay can include outputs the original request did not.
+ */
+export function presentEvent(e: ResponseEvent, includeOutputs: boolean): ResponseEvent {
+  if ('item' in e) return { ...e, item: presentItem(e.item, includeOutputs) };
+  if ('response' in e) return { ...e, response: presentResponse(e.response, includeOutputs) };
+  return e;
 }
 
 /** A fresh response object echoing the request, before anything ran. */
@@ -194,7 +204,6 @@ export class ResponseRun {
   private readonly response: ResponseObject;
   private readonly usage = emptyUsage();
   private readonly transcript: ChatMessage[];
-  private readonly includeOutputs: boolean;
   private readonly userFunctions: ChatFunctionTool[];
   private readonly citable: CitableFile[] = [];
   private sequence = 0;
@@ -205,7 +214,6 @@ export class ResponseRun {
   constructor(private readonly opts: ResponseRunOptions) {
     this.response = { ...initialResponse(opts.id, opts.request), ...opts.extra };
     this.transcript = [...opts.messages];
-    this.includeOutputs = opts.request.include?.includes('code_interpreter_call.outputs') ?? false;
     this.userFunctions = (opts.request.tools ?? []).flatMap((t) =>
       t.type === 'function'
         ? [{ type: 'function' as const, function: { name: t.name, description: t.description ?? undefined, parameters: t.parameters ?? { type: 'object', properties: {} }, strict: t.strict ?? undefined } }]
@@ -223,7 +231,7 @@ export class ResponseRun {
   }
 
   private responseEvent(type: 'response.created' | 'response.in_progress' | 'response.completed' | 'response.failed' | 'response.incomplete'): void {
-    const response = structuredClone(presentResponse(this.response, this.includeOutputs));
+    const response = structuredClone(this.response);
     this.emit({ type, response });
   }
 
@@ -428,7 +436,7 @@ export class ResponseRun {
       call.item = item;
       call.code = new CodeArgumentStream();
       call.outputIndex = this.response.output.push(item) - 1;
-      this.emit({ type: 'response.output_item.added', output_index: call.outputIndex, item: presentItem(structuredClone(item), this.includeOutputs) });
+      this.emit({ type: 'response.output_item.added', output_index: call.outputIndex, item: structuredClone(item) });
       this.emit({ type: 'response.code_interpreter_call.in_progress', item_id: item.id, output_index: call.outputIndex });
     } else if (this.userFunctions.some((f) => f.function.name === call.name)) {
       const item: FunctionCallItem = { type: 'function_call', id: newId('functionCall'), call_id: call.id, name: call.name, arguments: '', status: 'in_progress' };
@@ -487,7 +495,7 @@ export class ResponseRun {
     // A Python exception is the code's outcome, not the tool's: only a timeout or a lost sandbox fails the call.
     item.status = execution.status === 'timed_out' || (execution.status === 'failed' && execution.state_lost) ? 'failed' : 'completed';
     this.emit({ type: 'response.code_interpreter_call.completed', item_id: item.id, output_index: call.outputIndex });
-    this.emit({ type: 'response.output_item.done', output_index: call.outputIndex, item: presentItem(structuredClone(item), this.includeOutputs) });
+    this.emit({ type: 'response.output_item.done', output_index: call.outputIndex, item: structuredClone(item) });
     this.transcript.push({ role: 'tool', tool_call_id: call.id, content: toolResultForModel(execution) });
   }
 
@@ -504,7 +512,7 @@ export class ResponseRun {
     this.response.output.forEach((item, outputIndex) => {
       if (item.status !== 'in_progress' && item.status !== 'interpreting') return;
       item.status = status;
-      if (withEvents) this.emit({ type: 'response.output_item.done', output_index: outputIndex, item: presentItem(structuredClone(item), this.includeOutputs) });
+      if (withEvents) this.emit({ type: 'response.output_item.done', output_index: outputIndex, item: structuredClone(item) });
     });
   }
 
@@ -512,7 +520,7 @@ export class ResponseRun {
   private finishOpenItem(call: PendingCall, status: 'incomplete'): void {
     if (!call.item || (call.item.status !== 'in_progress' && call.item.status !== 'interpreting')) return;
     call.item.status = status;
-    this.emit({ type: 'response.output_item.done', output_index: call.outputIndex, item: presentItem(structuredClone(call.item), this.includeOutputs) });
+    this.emit({ type: 'response.output_item.done', output_index: call.outputIndex, item: structuredClone(call.item) });
   }
 
   /**

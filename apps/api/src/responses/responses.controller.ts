@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res }
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { InvalidRequestError, listQuerySchema, parseOrThrow } from '@cibox/contracts';
-import { presentResponse, type ResponseEvent } from '@cibox/responses';
+import { presentEvent, presentResponse, type ResponseEvent } from '@cibox/responses';
 import { Tenant } from '../common/auth.guard';
 import { requestOrigin } from '../common/request-origin';
 import { ResponsesService } from './responses.service';
@@ -63,7 +63,7 @@ export class ResponsesController {
     if (prepared.request.stream) {
       openStream(res);
       const stopKeepalive = keepalive(res);
-      await prepared.run((event) => writeEvent(res, event), abort.signal).finally(stopKeepalive);
+      await prepared.run((event) => writeEvent(res, presentEvent(event, prepared.includeOutputs)), abort.signal).finally(stopKeepalive);
       res.end();
       return;
     }

@@ -9,7 +9,7 @@ import {
   convertInput,
   initialResponse,
   parseCreateResponse,
-  presentItem,
+  presentEvent,
   presentResponse,
   type ChatMessage,
   type CreateResponseRequest,
@@ -436,11 +436,4 @@ function explicitContainer(tool: Extract<ToolParam, { type: 'code_interpreter' }
   const given = tool.container;
   if (typeof given === 'string') return given;
   return given?.type === 'existing' ? (given as { container_id: string }).container_id : null;
-}
-
-/** An event as `include` asks: code_interpreter_call outputs only when included. */
-function presentEvent(e: ResponseEvent, includeOutputs: boolean): ResponseEvent {
-  if ('item' in e) return { ...e, item: presentItem(e.item, includeOutputs) };
-  if ('response' in e) return { ...e, response: presentResponse(e.response, includeOutputs) };
-  return e;
 }
