@@ -11,6 +11,7 @@ import { ContainersModule } from './containers/containers.module';
 import { ExecutionsModule } from './executions/executions.module';
 import { FilesModule } from './files/files.module';
 import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { ModelsModule } from './models/models.module';
 import { ResponsesModule } from './responses/responses.module';
 import { ChatModule } from './chat/chat.module';
@@ -34,7 +35,7 @@ export class AppModule {
               res.setHeader('x-request-id', id);
               return id;
             },
-            autoLogging: { ignore: (req) => req.url === '/health' },
+            autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/health/ready' || req.url === '/metrics' },
             redact: ['req.headers.authorization'],
           },
         }),
@@ -42,6 +43,7 @@ export class AppModule {
         ContainersModule,
         ExecutionsModule,
         HealthModule,
+        MetricsModule,
         ModelsModule.forRoot(config),
         ResponsesModule.forRoot(config),
         ChatModule,

@@ -11,6 +11,7 @@ import { toErrorResponse } from './common/api-error.filter';
 import { answerClientErrors } from './common/client-error';
 import { PLAYGROUND_DIR, servePlayground } from './common/playground';
 import { aliasRootPaths } from './common/root-alias';
+import { ApiMetrics } from './metrics/api-metrics.service';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig();
@@ -25,6 +26,7 @@ async function bootstrap(): Promise<void> {
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.use(app.get(ApiMetrics).httpMiddleware);
   app.use(aliasRootPaths);
   const playground = servePlayground();
   if (playground) app.use(playground);

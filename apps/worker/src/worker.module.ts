@@ -6,6 +6,7 @@ import { QueueModule, SHARED_SANDBOX_QUEUE, workerSandboxQueue } from '@cibox/qu
 import { DockerSandboxDriver } from '@cibox/sandbox';
 import { StorageModule, WorkerRegistry } from '@cibox/storage';
 import { HeartbeatService } from './heartbeat/heartbeat.service';
+import { WorkerMetrics } from './metrics/worker-metrics.service';
 import { ExecutionCancels } from './sandbox/execution-cancels.service';
 import { ExecutionService } from './sandbox/execution.service';
 import { FileSync } from './sandbox/file-sync.service';
@@ -44,6 +45,7 @@ export class WorkerModule {
         ExecutionService,
         ExecutionCancels,
         ReaperService,
+        WorkerMetrics,
         ...sandboxProcessors(config),
       ],
     };

@@ -49,4 +49,16 @@ describe('loadConfig: webhooks', () => {
   ])('names the variable for %s', (_name, env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });
+
+  it('serves metrics without a token and runs no worker metrics server by default', () => {
+    expect(loadConfig({}).metrics).toEqual({ token: null, workerPort: 0 });
+    expect(loadConfig({ METRICS_TOKEN: 'a-long-enough-token', WORKER_METRICS_PORT: '9464' }).metrics).toEqual({ token: 'a-long-enough-token', workerPort: 9464 });
+  });
+
+  it.each([
+    ['a short metrics token', { METRICS_TOKEN: 'short' }, /METRICS_TOKEN/],
+    ['a worker metrics port past 65535', { WORKER_METRICS_PORT: '70000' }, /WORKER_METRICS_PORT/],
+  ])('names the variable for %s', (_name, env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
 });

@@ -54,6 +54,8 @@ const envSchema = z.object({
   BATCH_CONCURRENCY: int(16, 1),
   BATCH_COMPLETION_WINDOW_S: int(24 * 3600, 1),
   RESPONSES_CONCURRENCY: int(16, 1),
+  METRICS_TOKEN: z.string().min(16).optional(),
+  WORKER_METRICS_PORT: int(0).pipe(z.number().max(65535)),
 });
 
 export interface AppConfig {
@@ -123,6 +125,12 @@ export interface AppConfig {
   };
   /** Background responses one api instance runs at once. */
   responsesConcurrency: number;
+  metrics: {
+    /** Bearer token `GET /metrics` requires; null serves it to anyone who can reach the api. */
+    token: string | null;
+    /** Port of the worker's metrics server; 0 runs none. */
+    workerPort: number;
+  };
 }
 
 export class ConfigError extends Error {}
@@ -192,6 +200,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     responseTtlS: e.RESPONSE_TTL_S,
     batches: { concurrency: e.BATCH_CONCURRENCY, windowS: e.BATCH_COMPLETION_WINDOW_S },
     responsesConcurrency: e.RESPONSES_CONCURRENCY,
+    metrics: { token: e.METRICS_TOKEN ?? null, workerPort: e.WORKER_METRICS_PORT },
   };
 }
 

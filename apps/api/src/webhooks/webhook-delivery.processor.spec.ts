@@ -4,11 +4,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { loadConfig } from '@cibox/config';
-import type { WebhookDeliveryJob } from '@cibox/queue';
+import type { QueueProducers, WebhookDeliveryJob } from '@cibox/queue';
 import { eventually } from '@cibox/testing';
 import type { WebhookDeliveryRepository, WebhookEndpointRecord, WebhookEndpointRepository } from '@cibox/storage';
 import { newWebhookSecret, webhookEvent, type WebhookDeliveryObject } from '@cibox/webhooks';
 import { webhookDeliveryProcessor } from './webhook-delivery.processor';
+import { ApiMetrics } from '../metrics/api-metrics.service';
 
 const sdk = new OpenAI({ apiKey: 'unused' });
 
@@ -58,8 +59,9 @@ function setUp(url: string, env: Record<string, string> = {}) {
   const repo: Pick<WebhookEndpointRepository, 'get'> = { get: (tenant: string, id: string) => Promise.resolve(endpoints.current?.tenant === tenant && endpoints.current.id === id ? endpoints.current : null) };
   const deliveries: Pick<WebhookDeliveryRepository, 'record'> = { record: (endpointId: string, delivery: WebhookDeliveryObject) => Promise.resolve(void records.push({ endpointId, delivery })) };
   const Processor = webhookDeliveryProcessor(config);
-  const processor = new Processor(config, repo, deliveries);
-  return { processor, endpoint, endpoints, records };
+  const metrics = new ApiMetrics({} as QueueProducers);
+  const processor = new Processor(config, repo, deliveries, metrics);
+  return { processor, endpoint, endpoints, records, metrics };
 }
 
 function job(endpointId: string | null, attemptsMade = 0, moveToDelayed = jest.fn().mockResolvedValue(undefined)) {
@@ -96,7 +98,7 @@ describe('WebhookDeliveryProcessor', () => {
   });
 
   it('throws on a non-2xx, so BullMQ retries, recording the attempt; the retry has the same webhook-id', async () => {
-    const { processor, records } = setUp(r.url);
+    const { processor, records, metrics } = setUp(r.url);
     const j = job('whe_1');
     r.state.status = 500;
     await expect(processor.process(j)).rejects.toThrow('attempt 1 failed: HTTP 500');
@@ -107,6 +109,11 @@ describe('WebhookDeliveryProcessor', () => {
     expect(records.map((x) => [x.delivery.attempt, x.delivery.status_code, x.delivery.success])).toEqual([
       [1, 500, false],
       [2, 200, true],
+    ]);
+    const attempts = await metrics.registry.getSingleMetric('cibox_webhook_attempts_total')!.get();
+    expect(attempts.values.map((v) => [v.labels.result, v.value])).toEqual([
+      ['failed', 1],
+      ['delivered', 1],
     ]);
   });
 

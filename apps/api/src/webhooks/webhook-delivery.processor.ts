@@ -5,6 +5,7 @@ import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { newId, nowSeconds } from '@cibox/contracts';
 import { QueueProcessor, WEBHOOK_QUEUE, type WebhookDeliveryJob } from '@cibox/queue';
 import { WebhookDeliveryRepository, WebhookEndpointRepository, activeSecrets } from '@cibox/storage';
+import { ApiMetrics } from '../metrics/api-metrics.service';
 import { delivered, sendWebhook, signWebhook, type SendOutcome } from '@cibox/webhooks';
 
 /**
@@ -38,6 +39,7 @@ export abstract class WebhookDeliveryProcessor extends QueueProcessor {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly endpoints: WebhookEndpointRepository,
     private readonly deliveries: WebhookDeliveryRepository,
+    private readonly metrics: ApiMetrics,
   ) {
     super();
   }
@@ -76,6 +78,7 @@ export abstract class WebhookDeliveryProcessor extends QueueProcessor {
       error: outcome.error,
       duration_ms: outcome.durationMs,
     });
+    this.metrics.webhookAttempts.inc({ result: delivered(outcome) ? 'delivered' : 'failed' });
     if (delivered(outcome)) return;
     const why = outcome.statusCode === null ? outcome.error : `HTTP ${outcome.statusCode}`;
     this.logger.warn(`webhook ${data.eventId} to ${key}: attempt ${attempt} of ${this.config.webhooks.maxAttempts} failed: ${why}`);

@@ -18,6 +18,7 @@ import { ExecutionCancels } from './execution-cancels.service';
 import { FileSync } from './file-sync.service';
 import { SandboxPool, type LiveSandbox } from './sandbox-pool.service';
 import { OutputBuffer } from './output-buffer';
+import { WorkerMetrics } from '../metrics/worker-metrics.service';
 import { cellOutcome, type CellOutcome } from './execution-outcome';
 
 /** How long an interrupted cell may take to stop before its sandbox is killed. */
@@ -41,6 +42,7 @@ export class ExecutionService {
     private readonly executions: ExecutionRepository,
     private readonly registry: WorkerRegistry,
     private readonly cancels: ExecutionCancels,
+    private readonly metrics: WorkerMetrics,
   ) {}
 
   run(job: ExecuteJobData): Promise<void> {
@@ -223,7 +225,11 @@ export class ExecutionService {
         status = outcome.status;
         error = outcome.error;
         if (outcome.sandboxLost) {
-          if (failure instanceof KernelProtocolError) this.logger.warn(`sandbox of ${job.containerId} ${failure.message}; recreating it`);
+          if (failure instanceof KernelProtocolError) {
+            this.metrics.protocolViolations.inc();
+            this.logger.warn(`sandbox of ${job.containerId} ${failure.message}; recreating it`);
+          }
+          this.metrics.sandboxRecreations.inc();
           await this.pool.discard(job.containerId);
           stateLost = true;
           // Recreate now, so the container is ready again before its next execution.
@@ -241,6 +247,7 @@ export class ExecutionService {
     }
 
     await published;
+    this.metrics.executionDuration.observe({ status }, (Date.now() - started) / 1000);
     await this.finish(
       job,
       executionObject(job, {

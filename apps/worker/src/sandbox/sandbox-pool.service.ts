@@ -46,6 +46,11 @@ export class SandboxPool implements OnApplicationBootstrap, OnModuleDestroy {
     return live && live.sandbox.session.alive ? live : undefined;
   }
 
+  /** Started sandboxes waiting for a container. */
+  warmCount(): number {
+    return this.warm.length;
+  }
+
   liveContainerIds(): string[] {
     return [...this.live.keys()];
   }

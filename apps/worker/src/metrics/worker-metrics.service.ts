@@ -1,0 +1,81 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { APP_CONFIG, type AppConfig } from '@cibox/config';
+import { SandboxPool } from '../sandbox/sandbox-pool.service';
+
+/**
+ * The worker's Prometheus metrics, served at `/metrics` on `WORKER_METRICS_PORT` (none when 0).
+ * Unauthenticated: the port is meant for the operator's network, not the public one.
+ */
+@Injectable()
+export class WorkerMetrics implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(WorkerMetrics.name);
+  readonly registry = new Registry();
+  private server: Server | null = null;
+
+  readonly executionDuration = new Histogram({
+    name: 'cibox_execution_duration_seconds',
+    help: 'Executions from the worker taking the job to the stored result, by final status',
+    labelNames: ['status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+
+  readonly sandboxRecreations = new Counter({
+    name: 'cibox_sandbox_recreations_total',
+    help: 'Sandboxes discarded after an execution lost them (crash, kill, OOM, protocol violation) and started again',
+    registers: [this.registry],
+  });
+
+  readonly protocolViolations = new Counter({
+    name: 'cibox_kernel_protocol_violations_total',
+    help: 'Kernels that broke the sandbox protocol (and were recreated)',
+    registers: [this.registry],
+  });
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    pool: SandboxPool,
+  ) {
+    collectDefaultMetrics({ register: this.registry, labels: { worker: config.workerId } });
+    const worker = config.workerId;
+    new Gauge({
+      name: 'cibox_sandboxes',
+      help: 'Sandboxes of this worker: live (bound to a container) and pooled (warm, waiting)',
+      labelNames: ['worker', 'state'] as const,
+      registers: [this.registry],
+      collect() {
+        this.set({ worker, state: 'live' }, pool.liveContainerIds().length);
+        this.set({ worker, state: 'pooled' }, pool.warmCount());
+      },
+    });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const port = this.config.metrics.workerPort;
+    if (!port) return;
+    const server = createServer((req, res) => {
+      if (req.method !== 'GET' || req.url !== '/metrics') {
+        res.writeHead(404).end();
+        return;
+      }
+      this.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
+        (err: Error) => res.writeHead(500).end(err.message),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, this.config.host, () => resolve());
+    });
+    this.server = server;
+    this.logger.log(`metrics on http://${this.config.host}:${port}/metrics`);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
