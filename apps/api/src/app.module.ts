@@ -7,6 +7,8 @@ import { QueueModule } from '@cibox/queue';
 import { StorageModule } from '@cibox/storage';
 import { ApiErrorFilter } from './common/api-error.filter';
 import { AuthGuard } from './common/auth.guard';
+import { QuotasModule } from './quotas/quotas.module';
+import { RateLimitGuard } from './quotas/rate-limit.guard';
 import { ContainersModule } from './containers/containers.module';
 import { ExecutionsModule } from './executions/executions.module';
 import { FilesModule } from './files/files.module';
@@ -39,6 +41,7 @@ export class AppModule {
             redact: ['req.headers.authorization'],
           },
         }),
+        QuotasModule,
         FilesModule,
         ContainersModule,
         ExecutionsModule,
@@ -52,6 +55,8 @@ export class AppModule {
       ],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
+        // After AuthGuard (guards run in this order): it counts requests against the tenant it found.
+        { provide: APP_GUARD, useClass: RateLimitGuard },
         { provide: APP_FILTER, useClass: ApiErrorFilter },
       ],
     };

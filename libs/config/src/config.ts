@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { isWebhookSecret } from '@cibox/webhooks';
+import { readKeysFile, type TenantLimits } from './keys-file';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const url = (def: string) => z.string().url().default(def);
@@ -16,6 +17,7 @@ const envSchema = z.object({
   S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{2,62}$/, 'must be a valid S3 bucket name').default('cibox'),
   S3_REGION: z.string().default('us-east-1'),
   API_KEYS: z.string().optional(),
+  API_KEYS_FILE: z.string().min(1).optional(),
   MAX_UPLOAD_BYTES: int(512 * 1024 * 1024, 1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WORKER_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
@@ -65,6 +67,8 @@ export interface AppConfig {
   s3: { endpoint: string; accessKey: string; secretKey: string; bucket: string; region: string };
   /** Map from sha256(key) to tenant id. Empty when API_KEYS is unset: the api then generates a key. */
   apiKeyTenants: Map<string, string>;
+  /** Limits of the tenants that `API_KEYS_FILE` names, and the file's defaults for every other key. */
+  tenantLimits: { byTenant: Map<string, TenantLimits>; defaults: TenantLimits };
   maxUploadBytes: number;
   logLevel: string;
   workerId: string;
@@ -141,7 +145,16 @@ export function hashKey(key: string): string {
 
 /** Tenant id of an API key: stable, and reveals nothing about the key. */
 export function tenantOf(key: string): string {
-  return 'tn_' + hashKey(key).slice(0, 24);
+  return tenantOfHash(hashKey(key));
+}
+
+function tenantOfHash(hash: string): string {
+  return 'tn_' + hash.slice(0, 24);
+}
+
+/** The limits that apply to a tenant: its own from the keys file, else the file's defaults. */
+export function limitsOf(config: Pick<AppConfig, 'tenantLimits'>, tenant: string): TenantLimits {
+  return config.tenantLimits.byTenant.get(tenant) ?? config.tenantLimits.defaults;
 }
 
 /** Parses the environment; throws a ConfigError naming every bad variable. */
@@ -156,12 +169,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(`Invalid configuration:\n  ${e.WEBHOOK_URL ? 'WEBHOOK_SECRET: is required with WEBHOOK_URL' : 'WEBHOOK_URL: is required with WEBHOOK_SECRET'}`);
   }
   const keys = (e.API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  const apiKeyTenants = new Map(keys.map((k) => [hashKey(k), tenantOf(k)]));
+  const tenantLimits = { byTenant: new Map<string, TenantLimits>(), defaults: {} as TenantLimits };
+  if (e.API_KEYS_FILE) {
+    let file;
+    try {
+      file = readKeysFile(e.API_KEYS_FILE);
+    } catch (err) {
+      throw new ConfigError(`Invalid configuration:\n  ${(err as Error).message}`);
+    }
+    tenantLimits.defaults = file.defaults ?? {};
+    for (const entry of file.keys) {
+      const hash = 'key' in entry ? hashKey(entry.key) : entry.key_sha256;
+      const tenant = tenantOfHash(hash);
+      apiKeyTenants.set(hash, tenant);
+      tenantLimits.byTenant.set(tenant, { ...tenantLimits.defaults, ...entry.limits });
+    }
+  }
   return {
     port: e.PORT,
     host: e.HOST,
     redisUrl: e.REDIS_URL,
     s3: { endpoint: e.S3_ENDPOINT, accessKey: e.S3_ACCESS_KEY, secretKey: e.S3_SECRET_KEY, bucket: e.S3_BUCKET, region: e.S3_REGION },
-    apiKeyTenants: new Map(keys.map((k) => [hashKey(k), tenantOf(k)])),
+    apiKeyTenants,
+    tenantLimits,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     logLevel: e.LOG_LEVEL,
     workerId: e.WORKER_ID ?? `w-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,

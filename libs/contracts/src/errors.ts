@@ -89,3 +89,22 @@ export class ModelNotFoundError extends ApiError {
     super(404, `The model '${model}' does not exist or is not configured on this server.`, 'invalid_request_error', 'model', 'model_not_found');
   }
 }
+
+/**
+ * Over one of the tenant's limits: 429 `rate_limit_exceeded`, with OpenAI's `x-ratelimit-*` headers
+ * (`suffix` is `requests`, `containers` or `executions`) and `retry-after` in seconds.
+ */
+export class RateLimitError extends ApiError {
+  readonly headers: Record<string, string>;
+
+  constructor(message: string, suffix: string, limit: number, resetMs: number) {
+    super(429, message, 'requests', null, 'rate_limit_exceeded');
+    const resetS = Math.max(1, Math.ceil(resetMs / 1000));
+    this.headers = {
+      [`x-ratelimit-limit-${suffix}`]: String(limit),
+      [`x-ratelimit-remaining-${suffix}`]: '0',
+      [`x-ratelimit-reset-${suffix}`]: `${resetS}s`,
+      'retry-after': String(resetS),
+    };
+  }
+}

@@ -10,3 +10,4 @@ export * from './worker-registry';
 export * from './response.repository';
 export * from './batch.repository';
 export * from './cancel-watcher';
+export * from './quota.repository';

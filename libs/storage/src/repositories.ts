@@ -148,6 +148,14 @@ export class ContainerRepository {
   allIds(): Promise<string[]> {
     return this.records.allIds('all');
   }
+
+  /** How many of the tenant's containers are not expired, and in how many seconds the first of them expires. */
+  async countLive(tenant: string, nowSec: number): Promise<{ live: number; firstExpiryS: number }> {
+    const records = await this.records.getMany(await this.records.allIds(tenant));
+    const live = records.filter((r): r is ContainerRecord => r !== null && !isExpired(r, nowSec));
+    const expiries = live.map((r) => r.last_active_at + r.expires_minutes * 60 - nowSec);
+    return { live: live.length, firstExpiryS: live.length > 0 ? Math.min(...expiries) : 0 };
+  }
 }
 
 /**

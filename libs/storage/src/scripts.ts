@@ -121,6 +121,31 @@ export const REDIS_SCRIPTS = {
       end
       return 1`,
   },
+  /**
+   * Takes one slot of a tenant's limit, on Redis's clock so every api instance agrees. KEYS: a sorted
+   * set of entries scored by when they expire (ms). ARGV: member, its lifetime ms, limit. Expired
+   * entries are dropped first, so a slot that nobody released frees itself. Returns {taken (1 or 0),
+   * entries now held, ms until the oldest entry expires}.
+   */
+  ciboxTakeSlot: {
+    numberOfKeys: 1,
+    lua: `
+      local t = redis.call('TIME')
+      local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+      local held = redis.call('ZCARD', KEYS[1])
+      local taken = 0
+      if held < tonumber(ARGV[3]) then
+        redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+        if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+        held = held + 1
+        taken = 1
+      end
+      local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+      local resetMs = 0
+      if oldest[2] then resetMs = tonumber(oldest[2]) - now end
+      return {taken, held, resetMs}`,
+  },
 } as const;
 
 type ScriptName = keyof typeof REDIS_SCRIPTS;

@@ -8,6 +8,8 @@ export const stateKeys = {
   containerSandbox: (containerId: string) => `cibox:container-sandbox:${containerId}`,
   /** The installation's id, made once by the first worker: scopes its Docker sandboxes. */
   deployment: 'cibox:deployment',
+  /** Sorted set per tenant and limit: entries (requests, executions) scored by when they expire (ms). */
+  quota: (tenant: string, limit: string) => `cibox:quota:${tenant}:${limit}`,
   /** List, newest first: the last delivery attempts to a webhook endpoint ('operator' for WEBHOOK_URL). */
   webhookDeliveries: (endpointId: string) => `cibox:webhook-deliveries:${endpointId}`,
   /** Held by the worker moving a dead worker's queue. */

@@ -8,6 +8,7 @@ import { BatchRepository } from './batch.repository';
 import { REDIS_SCRIPTS } from './scripts';
 import { ContainerFileRepository, ContainerRepository, FileRepository } from './repositories';
 import { WorkerRegistry } from './worker-registry';
+import { QuotaRepository } from './quota.repository';
 import { WebhookDeliveryRepository, WebhookEndpointRepository } from './webhook.repository';
 import { OBJECT_STORE, REDIS } from './tokens';
 
@@ -29,6 +30,7 @@ export class StorageModule implements OnApplicationShutdown {
         { provide: ContainerFileRepository, useFactory: (r: Redis) => new ContainerFileRepository(r), inject: [REDIS] },
         { provide: ExecutionRepository, useFactory: (r: Redis) => new ExecutionRepository(r), inject: [REDIS] },
         { provide: WorkerRegistry, useFactory: (r: Redis) => new WorkerRegistry(r), inject: [REDIS] },
+        { provide: QuotaRepository, useFactory: (r: Redis) => new QuotaRepository(r), inject: [REDIS] },
         { provide: ResponseRepository, useFactory: (r: Redis) => new ResponseRepository(r, config.responseTtlS), inject: [REDIS] },
         { provide: BatchRepository, useFactory: (r: Redis) => new BatchRepository(r), inject: [REDIS] },
         { provide: WebhookEndpointRepository, useFactory: (r: Redis) => new WebhookEndpointRepository(r), inject: [REDIS] },
@@ -43,6 +45,7 @@ export class StorageModule implements OnApplicationShutdown {
         ContainerFileRepository,
         ExecutionRepository,
         WorkerRegistry,
+        QuotaRepository,
         ResponseRepository,
         BatchRepository,
         WebhookEndpointRepository,

@@ -8,6 +8,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   PermissionDeniedError,
+  RateLimitError,
   ServiceUnavailableError,
   UpstreamError,
 } from '@cibox/contracts';
@@ -25,6 +26,7 @@ describe('toErrorResponse', () => {
     ['UpstreamError', new UpstreamError('The model upstream at example.com did not answer.'), 502, { type: 'api_error', code: 'upstream_error' }],
     ['ModelNotConfiguredError', new ModelNotConfiguredError(), 503, { type: 'server_error', param: 'model', code: 'model_not_configured' }],
     ['ModelNotFoundError', new ModelNotFoundError('llama9'), 404, { param: 'model', code: 'model_not_found' }],
+    ['RateLimitError', new RateLimitError('Rate limit reached.', 'requests', 3, 1500), 429, { type: 'requests', code: 'rate_limit_exceeded', param: null }],
     ['Nest 404 (unknown route)', new NotFoundException(), 404, { code: 'unknown_url' }],
     ['malformed JSON', Object.assign(new SyntaxError('x'), { type: 'entity.parse.failed', status: 400 }), 400, { code: 'invalid_json' }],
     ['body too large', Object.assign(new Error('x'), { type: 'entity.too.large', status: 413 }), 413, { code: 'request_too_large' }],
@@ -42,5 +44,16 @@ describe('toErrorResponse', () => {
     expect(res.status).toBe(500);
     expect(res.body.error.message).not.toContain('hunter2');
     expect(res.body.error.type).toBe('server_error');
+  });
+});
+
+describe('RateLimitError', () => {
+  it('carries OpenAI\'s x-ratelimit headers and a retry-after rounded up to whole seconds', () => {
+    expect(new RateLimitError('over', 'executions', 4, 1500).headers).toEqual({
+      'x-ratelimit-limit-executions': '4',
+      'x-ratelimit-remaining-executions': '0',
+      'x-ratelimit-reset-executions': '2s',
+      'retry-after': '2',
+    });
   });
 });

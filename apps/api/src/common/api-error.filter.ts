@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { ApiError, type OpenAIErrorBody } from '@cibox/contracts';
+import { ApiError, RateLimitError, type OpenAIErrorBody } from '@cibox/contracts';
 
 /** Maps every error to OpenAI's envelope; unknown errors become a logged 500 with no details leaked. */
 @Catch()
@@ -17,6 +17,7 @@ export class ApiErrorFilter implements ExceptionFilter {
       res.end();
       return;
     }
+    if (exception instanceof RateLimitError) res.set(exception.headers);
     res.status(status).json(body);
   }
 }

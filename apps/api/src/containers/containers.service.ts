@@ -23,6 +23,7 @@ import {
 } from '@cibox/storage';
 import { toListEnvelope } from '../common/list';
 import { SandboxControl } from '../sandboxes/sandbox-control.service';
+import { QuotasService } from '../quotas/quotas.service';
 
 const DEFAULT_IDLE_MINUTES = 20;
 
@@ -34,9 +35,11 @@ export class ContainersService {
     private readonly containerFiles: ContainerFileRepository,
     private readonly files: FileRepository,
     private readonly sandboxes: SandboxControl,
+    private readonly quotas: QuotasService,
   ) {}
 
   async create(tenant: string, req: CreateContainerRequest): Promise<ContainerObject> {
+    await this.quotas.checkLiveContainers(tenant);
     // Resolve every file first, so a bad id changes nothing.
     const sources = [];
     for (const [i, fileId] of (req.file_ids ?? []).entries()) {

@@ -13,6 +13,7 @@ import { ExecutionRepository } from '@cibox/storage';
 import { ContainersService } from '../containers/containers.service';
 import { ExecutionEvents } from './execution-events.service';
 import { SandboxControl } from '../sandboxes/sandbox-control.service';
+import { QuotasService } from '../quotas/quotas.service';
 
 /**
  * How long an execution may wait in the queue. The api waits this plus the worker's own bound for
@@ -29,6 +30,7 @@ export class ExecutionsService {
     private readonly containers: ContainersService,
     private readonly sandboxes: SandboxControl,
     private readonly events: ExecutionEvents,
+    private readonly quotas: QuotasService,
   ) {}
 
   /**
@@ -50,8 +52,12 @@ export class ExecutionsService {
       replyChannel: this.events.replyChannel,
       stream: req.stream === true,
     };
+    const waitMs = QUEUE_WAIT_MS + executionBoundMs(timeoutMs);
+    // Held from before the job is queued to the end of this generator, whatever the outcome; should
+    // this process die, the slot frees itself once the api would have given up on the execution.
+    const release = await this.quotas.holdExecution(tenant, data.executionId, waitMs);
     const subscription = this.events.subscribe(data.executionId);
-    const deadline = setTimeout(() => subscription.close(), QUEUE_WAIT_MS + executionBoundMs(timeoutMs));
+    const deadline = setTimeout(() => subscription.close(), waitMs);
     try {
       // The placeholder makes the id retrievable at once. Written alongside the job: with NX it can
       // never replace the worker's result, whichever lands first.
@@ -74,6 +80,7 @@ export class ExecutionsService {
     } finally {
       clearTimeout(deadline);
       subscription.close();
+      await release().catch(() => undefined);
     }
   }
 
