@@ -49,7 +49,9 @@ describe('background responses', () => {
   beforeAll(async () => {
     const started = await startSuiteStack('background', {
       env: {
-        QUEUE_LOCK_MS: '2000',
+        // Short enough that a dead api's job is taken over within seconds, long enough that a busy
+        // machine's slow lock renewal is not mistaken for a death.
+        QUEUE_LOCK_MS: '5000',
         REAPER_INTERVAL_MS: '500',
         MODEL_BASE_URL: `${process.env.CIBOX_UPSTREAM_URL}/v1`,
         MODEL_API_KEY: process.env.CIBOX_UPSTREAM_KEY!,
@@ -59,7 +61,7 @@ describe('background responses', () => {
     });
     stack = started.stack;
     // Two workers, as in production: the one that dies is not the only one.
-    await stack.startWorker('w2', { REAPER_INTERVAL_MS: '500', QUEUE_LOCK_MS: '2000' });
+    await stack.startWorker('w2', { REAPER_INTERVAL_MS: '500', QUEUE_LOCK_MS: '5000' });
     key = started.key;
     sdk = new OpenAI({ apiKey: started.key, baseURL: `${stack.baseUrl}/v1`, maxRetries: 0 });
   });
@@ -163,7 +165,9 @@ describe('background responses', () => {
     api.child.kill('SIGKILL');
     await eventually(() => api.restarts === 1, { timeoutMs: 10_000 });
     const done = await ended(sdk, queued.id);
-    expect(done).toMatchObject({ status: 'completed', attempts: 2, output_text: 'Finished.' });
+    // Started over at least once (more if the machine is so busy that a lock lapsed again).
+    expect(done).toMatchObject({ status: 'completed', output_text: 'Finished.' });
+    expect((done as unknown as { attempts: number }).attempts).toBeGreaterThanOrEqual(2);
     expect(done.output.map((i) => i.type)).toEqual(['code_interpreter_call', 'message']);
   });
 
