@@ -28,7 +28,10 @@ async function ownerOf(stack: Stack, containerId: string) {
   const { Redis } = await import('ioredis');
   const redis = new Redis(stack.redisUrl);
   try {
-    const owner = await redis.get(`cibox:container-owner:${containerId}`);
+    // `interpreting` is saved as the execution is queued: a worker claims the container right after,
+    // and binds the container to its sandbox just before the cell runs.
+    const owner = await eventually(() => redis.get(`cibox:container-owner:${containerId}`), { timeoutMs: 30_000, intervalMs: 20 });
+    await eventually(() => redis.get(`cibox:container-sandbox:${containerId}`), { timeoutMs: 30_000, intervalMs: 20 });
     const process = stack.processes.find((p) => p.name === `worker-${owner}`);
     if (!process) throw new Error(`no worker process for owner ${owner} among ${stack.processes.map((p) => p.name).join(', ')}`);
     return process;
