@@ -136,7 +136,7 @@ describe('losing a worker', () => {
     expect({ status: next.status, stdout: next.stdout, state_lost: next.state_lost }).toEqual({ status: 'completed', stdout: 'False\n', state_lost: true });
   });
 
-  it('a first execution (shared queue) running when its worker dies is failed, never run a second time', async () => {
+  it('a container\'s first execution running when its worker dies is failed, never run a second time', async () => {
     const c = await sdk.containers.create({ name: 'first-run-orphaned' });
     const owner = liveWorker();
     // A second run would complete after its sleep (timeout 90 s) and leave /mnt/data/ran in S3.
@@ -146,7 +146,7 @@ describe('losing a worker', () => {
       await stack.startWorker('w4', { REAPER_INTERVAL_MS: '500' });
     });
     expect(done).toMatchObject({ status: 'failed', state_lost: true, error: { name: 'SandboxError' } });
-    // The job went back to the queue after the lock lapsed, and the live worker refused to run it again.
+    // The live worker rescued the dead one's queue: the running job was failed, not run again.
     const next = await run(c.id, 'import os\nprint(os.path.exists("/mnt/data/ran"))');
     expect({ status: next.status, stdout: next.stdout }).toEqual({ status: 'completed', stdout: 'False\n' });
   });

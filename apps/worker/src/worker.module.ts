@@ -5,6 +5,7 @@ import type { AppConfig } from '@cibox/config';
 import { QueueModule, SHARED_SANDBOX_QUEUE, workerSandboxQueue } from '@cibox/queue';
 import { DockerSandboxDriver } from '@cibox/sandbox';
 import { StorageModule, WorkerRegistry } from '@cibox/storage';
+import { DrainService } from './drain/drain.service';
 import { HeartbeatService } from './heartbeat/heartbeat.service';
 import { WorkerMetrics } from './metrics/worker-metrics.service';
 import { ExecutionCancels } from './sandbox/execution-cancels.service';
@@ -46,6 +47,7 @@ export class WorkerModule {
         ExecutionCancels,
         ReaperService,
         WorkerMetrics,
+        DrainService,
         ...sandboxProcessors(config),
       ],
     };

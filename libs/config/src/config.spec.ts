@@ -62,3 +62,32 @@ describe('loadConfig: webhooks', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 });
+
+describe('loadConfig: worker capacity', () => {
+  it('caps a worker at 128 containers and no memory by default', () => {
+    expect(loadConfig({}).capacity).toEqual({ maxContainers: 128, maxMemoryBytes: null });
+  });
+
+  it.each([
+    ['bytes', '17179869184', 16 * 1024 ** 3],
+    ['a g suffix, as the tiers are written', '16g', 16 * 1024 ** 3],
+    ['an upper-case unit with GiB', '64GiB', 64 * 1024 ** 3],
+    ['megabytes', '512m', 512 * 1024 ** 2],
+    ['terabytes with a space and b', '1 tb', 1024 ** 4],
+    ['an empty value (no cap)', '', null],
+  ])('reads WORKER_MAX_MEMORY as %s', (_name, value, bytes) => {
+    expect(loadConfig({ WORKER_MAX_MEMORY: value, WORKER_MAX_CONTAINERS: '4' }).capacity).toEqual({ maxContainers: 4, maxMemoryBytes: bytes });
+  });
+
+  it.each([
+    ['a word', { WORKER_MAX_MEMORY: 'lots' }, /WORKER_MAX_MEMORY: must be a positive size/],
+    ['a fraction', { WORKER_MAX_MEMORY: '1.5g' }, /WORKER_MAX_MEMORY/],
+    ['zero', { WORKER_MAX_MEMORY: '0' }, /WORKER_MAX_MEMORY/],
+    ['an unknown unit', { WORKER_MAX_MEMORY: '16p' }, /WORKER_MAX_MEMORY/],
+    ['a size past what a number holds exactly', { WORKER_MAX_MEMORY: '99999999999t' }, /WORKER_MAX_MEMORY/],
+    ['zero containers', { WORKER_MAX_CONTAINERS: '0' }, /WORKER_MAX_CONTAINERS/],
+    ['a container count that is not a number', { WORKER_MAX_CONTAINERS: 'many' }, /WORKER_MAX_CONTAINERS/],
+  ])('names the variable for %s', (_name, env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});

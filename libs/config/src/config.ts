@@ -6,6 +6,33 @@ import { readKeysFile, type TenantLimits } from './keys-file';
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const url = (def: string) => z.string().url().default(def);
 
+const BYTE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/**
+ * A size in bytes, or with a binary unit as the memory tiers are written (`16g` is 16 GiB); null for
+ * an empty value. Throws on anything else.
+ */
+export function parseBytes(text: string): number | null {
+  const trimmed = text.trim();
+  if (trimmed === '') return null;
+  const m = /^(\d+)\s*(?:([kmgt])(?:i?b)?|b)?$/i.exec(trimmed);
+  const bytes = m ? Number(m[1]) * BYTE_UNITS[(m[2] ?? '').toLowerCase()]! : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new Error('must be a positive size in bytes, or with a unit (k, m, g, t: 16g is 16 GiB)');
+  return bytes;
+}
+
+const bytesOrNone = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    try {
+      return parseBytes(v ?? '');
+    } catch (err) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+
 /** Every environment variable the api and worker read, with defaults. Parsed once at start. */
 const envSchema = z.object({
   PORT: int(8080, 1).pipe(z.number().max(65535)),
@@ -31,6 +58,8 @@ const envSchema = z.object({
   SANDBOX_CPUS: z.coerce.number().positive().default(1),
   SANDBOX_SYNC_MAX_FILES: int(1000, 1),
   WORKER_CONCURRENCY: int(32, 1),
+  WORKER_MAX_CONTAINERS: int(128, 1),
+  WORKER_MAX_MEMORY: bytesOrNone,
   REAPER_INTERVAL_MS: int(10_000, 100),
   QUEUE_LOCK_MS: int(30_000, 1000),
   WEBHOOK_URL: z
@@ -85,6 +114,12 @@ export interface AppConfig {
     syncMaxFiles: number;
   };
   workerConcurrency: number;
+  /** What one worker takes on: new containers are placed on the live worker with the most room left. */
+  capacity: {
+    maxContainers: number;
+    /** Sum of the memory tiers of the worker's containers; null for no cap. */
+    maxMemoryBytes: number | null;
+  };
   reaperIntervalMs: number;
   /** How long a job stays claimed by a silent worker before another may take it (BullMQ lock and stall check). */
   queueLockMs: number;
@@ -208,6 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       syncMaxFiles: e.SANDBOX_SYNC_MAX_FILES,
     },
     workerConcurrency: e.WORKER_CONCURRENCY,
+    capacity: { maxContainers: e.WORKER_MAX_CONTAINERS, maxMemoryBytes: e.WORKER_MAX_MEMORY },
     reaperIntervalMs: e.REAPER_INTERVAL_MS,
     queueLockMs: e.QUEUE_LOCK_MS,
     webhooks: {

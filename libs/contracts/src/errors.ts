@@ -108,3 +108,20 @@ export class RateLimitError extends ApiError {
     };
   }
 }
+
+/**
+ * No worker has room for a new container (containers or memory: `WORKER_MAX_CONTAINERS`,
+ * `WORKER_MAX_MEMORY`). A 429 like OpenAI's own for an overloaded engine, with its own code so a
+ * client can tell it from a tenant's limit (`rate_limit_exceeded`).
+ */
+export class CapacityError extends ApiError {
+  constructor(memoryLimit: string) {
+    super(
+      429,
+      `The workers are at capacity: none has room for another container with memory_limit '${memoryLimit}'. Delete a container or try again later.`,
+      'server_error',
+      null,
+      'capacity_exceeded',
+    );
+  }
+}

@@ -19,6 +19,17 @@ export interface FileObject {
 export const MEMORY_LIMITS = ['1g', '4g', '16g', '64g'] as const;
 export type MemoryLimit = (typeof MEMORY_LIMITS)[number];
 
+/**
+ * Bytes of each memory tier: a sandbox's Docker memory limit, and what it reserves on its worker.
+ * (`satisfies` checks that every tier is here.)
+ */
+export const MEMORY_TIER_BYTES: Record<string, number> = {
+  '1g': 1024 ** 3,
+  '4g': 4 * 1024 ** 3,
+  '16g': 16 * 1024 ** 3,
+  '64g': 64 * 1024 ** 3,
+} satisfies Record<MemoryLimit, number>;
+
 export interface ContainerObject {
   id: string;
   object: 'container';

@@ -38,6 +38,21 @@ export class QueueProducers implements OnModuleDestroy {
     await this.get(name).add(job.name, job.data, { ...SANDBOX_JOB_OPTIONS, jobId });
   }
 
+  /**
+   * Moves the jobs waiting in one sandbox queue (not those running) to another, each under its id
+   * with `-moved`; returns how many moved. For a queue nobody consumes any more: a job taken
+   * meanwhile would also run from its copy.
+   */
+  async moveWaiting(from: string, to: string): Promise<number> {
+    const waiting = await this.get(from).getJobs(['waiting', 'delayed', 'prioritized', 'paused']);
+    for (const job of waiting) {
+      // Added before it is removed: should this stop half-way, the job is in both, never in neither.
+      await this.get(to).add(job.name, job.data, { ...SANDBOX_JOB_OPTIONS, jobId: `${job.id ?? job.name}-moved` });
+      await job.remove();
+    }
+    return waiting.length;
+  }
+
   async onModuleDestroy(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     this.queues.clear();

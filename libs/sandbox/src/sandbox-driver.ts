@@ -41,10 +41,3 @@ export interface SandboxDriver {
 /** CPU weight of a sandbox serving a container, and of one waiting in the warm pool. */
 export const ACTIVE_CPU_SHARES = 1024;
 export const WARM_CPU_SHARES = 64;
-
-export const MEMORY_TIER_BYTES: Record<string, number> = {
-  '1g': 1024 ** 3,
-  '4g': 4 * 1024 ** 3,
-  '16g': 16 * 1024 ** 3,
-  '64g': 64 * 1024 ** 3,
-};

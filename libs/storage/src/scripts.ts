@@ -1,5 +1,14 @@
 import type { Redis } from 'ioredis';
 
+/** Lua shared by the placement scripts: drops what `worker` reserved for `container`. */
+const UNRESERVE = `
+      local function unreserve(workerPrefix, containersPrefix, worker, container)
+        local held = redis.call('hget', containersPrefix .. worker, container)
+        if not held then return end
+        redis.call('hdel', containersPrefix .. worker, container)
+        redis.call('hincrby', workerPrefix .. worker, 'memory', '-' .. held)
+      end`;
+
 /**
  * Lua scripts, defined on a connection as ioredis commands (EVALSHA after the first call), and
  * called through `runScript` so their names and arities live in one place. Pass them as the
@@ -40,21 +49,92 @@ export const REDIS_SCRIPTS = {
       return 'run'`,
   },
   /**
-   * The container's owner if it is alive, optionally claiming it. KEYS: owner, workers. ARGV: oldest
-   * live heartbeat (ms), claimant ('' for none). Returns the live owner, or the claimant once it took
-   * the container over, or false.
+   * The container's owner if it is alive (draining or not: it holds the container until it hands it
+   * over). KEYS: owner, workers. ARGV: oldest live heartbeat (ms). Returns the owner, or false.
    */
   ciboxRouteContainer: {
     numberOfKeys: 2,
     lua: `
       local owner = redis.call('get', KEYS[1])
+      if not owner then return false end
+      local beat = redis.call('zscore', KEYS[2], owner)
+      if beat and tonumber(beat) >= tonumber(ARGV[1]) then return owner end
+      return false`,
+  },
+  /**
+   * Places a container on the live, non-draining worker with the most room left, in one step with
+   * recording it as the owner and reserving the container and its memory there (and releasing what
+   * a dead or former owner reserved for it). Room is the worker's load once the container is on it:
+   * the larger of containers / max_containers and memory / max_memory (a cap of 0 or none is no cap).
+   * KEYS: workers, owner. ARGV: oldest live heartbeat (ms), container id, its bytes, force ('1': place
+   * over a cap rather than refuse), worker key prefix, worker-containers key prefix.
+   * Returns {outcome, worker}: 'owner' (it has a live owner already), 'placed', 'over' (placed past a
+   * cap, forced), 'full' (every worker is at a cap: nothing was written) or 'none' (no worker can take it).
+   */
+  ciboxPlaceContainer: {
+    numberOfKeys: 2,
+    lua: `${UNRESERVE}
+      local owner = redis.call('get', KEYS[2])
       if owner then
-        local beat = redis.call('zscore', KEYS[2], owner)
-        if beat and tonumber(beat) >= tonumber(ARGV[1]) then return owner end
+        local beat = redis.call('zscore', KEYS[1], owner)
+        if beat and tonumber(beat) >= tonumber(ARGV[1]) then return {'owner', owner} end
       end
-      if ARGV[2] == '' then return false end
-      redis.call('set', KEYS[1], ARGV[2])
-      return ARGV[2]`,
+      local bytes = tonumber(ARGV[3])
+      local best, bestLoad = nil, nil
+      for _, w in ipairs(redis.call('zrangebyscore', KEYS[1], ARGV[1], '+inf')) do
+        local info = redis.call('hmget', ARGV[5] .. w, 'draining', 'max_containers', 'max_memory', 'memory')
+        if info[1] ~= '1' then
+          local load = 0
+          local maxContainers = tonumber(info[2]) or 0
+          if maxContainers > 0 then load = (redis.call('hlen', ARGV[6] .. w) + 1) / maxContainers end
+          local maxMemory = tonumber(info[3]) or 0
+          if maxMemory > 0 then load = math.max(load, ((tonumber(info[4]) or 0) + bytes) / maxMemory) end
+          if not bestLoad or load < bestLoad then best, bestLoad = w, load end
+        end
+      end
+      if not best then return {'none', ''} end
+      local outcome = 'placed'
+      if bestLoad > 1 then
+        if ARGV[4] ~= '1' then return {'full', ''} end
+        outcome = 'over'
+      end
+      if owner then unreserve(ARGV[5], ARGV[6], owner, ARGV[2]) end
+      redis.call('set', KEYS[2], best)
+      redis.call('hset', ARGV[6] .. best, ARGV[2], ARGV[3])
+      redis.call('hincrby', ARGV[5] .. best, 'memory', ARGV[3])
+      return {outcome, best}`,
+  },
+  /**
+   * The container no longer has an owner; its reservation is released. KEYS: owner. ARGV: container
+   * id, the owner it must have ('' for any), worker key prefix, worker-containers key prefix.
+   * Returns 1, or 0 when it had no owner or another one.
+   */
+  ciboxReleaseContainer: {
+    numberOfKeys: 1,
+    lua: `${UNRESERVE}
+      local owner = redis.call('get', KEYS[1])
+      if not owner or (ARGV[2] ~= '' and owner ~= ARGV[2]) then return 0 end
+      redis.call('del', KEYS[1])
+      unreserve(ARGV[3], ARGV[4], owner, ARGV[1])
+      return 1`,
+  },
+  /**
+   * A dead worker is forgotten: its heartbeat, its caps and reservations, and its ownership of the
+   * containers it held, which are placed again at their next job. KEYS: workers. ARGV: worker id,
+   * oldest live heartbeat (ms), owner key prefix, worker key prefix, worker-containers key prefix.
+   * Returns 0, changing nothing, if the worker beat again since it was found dead; else 1.
+   */
+  ciboxForgetWorker: {
+    numberOfKeys: 1,
+    lua: `
+      local beat = redis.call('zscore', KEYS[1], ARGV[1])
+      if beat and tonumber(beat) >= tonumber(ARGV[2]) then return 0 end
+      for _, c in ipairs(redis.call('hkeys', ARGV[5] .. ARGV[1])) do
+        if redis.call('get', ARGV[3] .. c) == ARGV[1] then redis.call('del', ARGV[3] .. c) end
+      end
+      redis.call('del', ARGV[4] .. ARGV[1], ARGV[5] .. ARGV[1])
+      redis.call('zrem', KEYS[1], ARGV[1])
+      return 1`,
   },
   /**
    * A container file written at its path, replacing what the path held. KEYS: the path → id hash,

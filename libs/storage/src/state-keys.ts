@@ -2,7 +2,15 @@
 export const stateKeys = {
   /** Sorted set: worker id → time (ms) of its last heartbeat. The one liveness signal. */
   workers: 'cibox:workers',
-  /** Which worker holds the container's sandbox. */
+  /**
+   * Hash per worker: its caps (`max_containers`, `max_memory`, 0 for none) and `draining` ('1' or
+   * '0'), written with each heartbeat, and `memory`, the bytes its containers reserve (kept by the
+   * placement scripts).
+   */
+  worker: (workerId: string) => `cibox:worker:${workerId}`,
+  /** Hash per worker: the containers placed on it → the bytes each reserves. Its length is the count. */
+  workerContainers: (workerId: string) => `cibox:worker-containers:${workerId}`,
+  /** Which worker the container is placed on: it holds the container's sandbox and runs its jobs. */
   containerOwner: (containerId: string) => `cibox:container-owner:${containerId}`,
   /** Docker id of the sandbox the container's last execution ran in. */
   containerSandbox: (containerId: string) => `cibox:container-sandbox:${containerId}`,

@@ -3,8 +3,7 @@ import { Redis } from 'ioredis';
 import type { ExecutionObject } from '@cibox/contracts';
 import { executionObject } from '@cibox/queue';
 import { ExecutionRepository, type StoredExecution } from './execution.repository';
-import { WORKER_HEARTBEAT_TTL_MS, WorkerRegistry } from './worker-registry';
-import { stateKeys } from './state-keys';
+import { WorkerRegistry } from './worker-registry';
 
 /** The Redis state scripts, against the suite's real Redis. */
 describe('shared state in Redis', () => {
@@ -70,28 +69,6 @@ describe('shared state in Redis', () => {
   });
 
   describe('WorkerRegistry', () => {
-    it('routes to a live owner, and lets a worker take over a dead owner\'s container', async () => {
-      const reg = new WorkerRegistry(redis);
-      const [alive, dead, me] = ['alive', 'dead', 'me'].map((n) => `${n}-${randomBytes(4).toString('hex')}`) as [string, string, string];
-      await reg.beat(alive);
-      await redis.zadd(stateKeys.workers, Date.now() - WORKER_HEARTBEAT_TTL_MS - 1000, dead);
-      const c1 = `cntr_${randomBytes(4).toString('hex')}`;
-      const c2 = `cntr_${randomBytes(4).toString('hex')}`;
-      expect(await reg.liveOwner(c1)).toBeNull();
-      expect(await reg.claim(c1, alive)).toBe(alive);
-      expect(await reg.liveOwner(c1)).toBe(alive);
-      expect(await reg.claim(c1, me)).toBe(alive); // a live owner keeps its container
-      expect(await reg.claim(c2, dead)).toBe(dead);
-      expect(await reg.liveOwner(c2)).toBeNull(); // its owner is dead
-      expect(await reg.claim(c2, me)).toBe(me);
-      expect(await reg.owner(c2)).toBe(me);
-      expect(await reg.dead()).toContain(dead);
-      expect(await reg.alive()).toContain(alive);
-      expect(await reg.alive()).not.toContain(dead);
-      await reg.leave(dead);
-      await reg.leave(alive);
-    });
-
     it('tells whether a container\'s variables survived: the sandbox it last ran in', async () => {
       const reg = new WorkerRegistry(redis);
       const c = `cntr_${randomBytes(4).toString('hex')}`;

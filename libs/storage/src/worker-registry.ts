@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { MEMORY_TIER_BYTES, type MemoryLimit } from '@cibox/contracts';
 import { runScript } from './scripts';
 import { stateKeys } from './state-keys';
 
@@ -8,24 +10,58 @@ export const WORKER_HEARTBEAT_TTL_MS = 5_000;
 export const WORKER_HEARTBEAT_INTERVAL_MS = 1_000;
 const SANDBOX_BINDING_TTL_S = 7 * 24 * 3600;
 
+/** What a worker takes on, published with each of its heartbeats. */
+export interface WorkerCapacity {
+  maxContainers: number;
+  /** Null: no memory cap. */
+  maxMemoryBytes: number | null;
+  /** A draining worker is given no container; it hands over those it holds, then stops. */
+  draining: boolean;
+}
+
 /**
- * Which workers are alive, and which worker holds each container's sandbox. Liveness has one
- * signal, the time of a worker's last heartbeat, and routing one rule: a container's jobs go to its
- * owner while the owner is alive; otherwise the next worker to run one takes the container over.
+ * Where a container went: to its live `owner` already, `placed` on a worker (`over` when forced past
+ * a cap), refused because every worker is `full`, or `none` when no worker can take it now.
+ */
+export type Placement =
+  | { outcome: 'owner' | 'placed' | 'over'; worker: string }
+  | { outcome: 'full' | 'none'; worker: null };
+
+/**
+ * Which workers are alive, what each may take on, and which worker holds each container. Liveness
+ * has one signal, the time of a worker's last heartbeat; placement one rule (the live, non-draining
+ * worker with the most room left); routing one: a container's jobs go to its owner while the owner
+ * is alive, else it is placed again.
  */
 export class WorkerRegistry {
+  private readonly logger = new Logger(WorkerRegistry.name);
+
   constructor(private readonly redis: Redis) {}
 
   private cutoff(): number {
     return Date.now() - WORKER_HEARTBEAT_TTL_MS;
   }
 
-  async beat(workerId: string): Promise<void> {
-    await this.redis.zadd(stateKeys.workers, Date.now(), workerId);
+  /** The worker is alive, with these caps; in one step, so placement never sees one without the other. */
+  async beat(workerId: string, capacity: WorkerCapacity): Promise<void> {
+    await this.redis
+      .multi()
+      .zadd(stateKeys.workers, Date.now(), workerId)
+      .hset(stateKeys.worker(workerId), {
+        max_containers: capacity.maxContainers,
+        max_memory: capacity.maxMemoryBytes ?? 0,
+        draining: capacity.draining ? '1' : '0',
+      })
+      .exec();
   }
 
-  async leave(workerId: string): Promise<void> {
-    await this.redis.zrem(stateKeys.workers, workerId);
+  /**
+   * Forgets a dead worker: its heartbeat, caps and reservations, and its hold on its containers.
+   * False (nothing changed) if it beat again since it was found dead.
+   */
+  async forget(workerId: string): Promise<boolean> {
+    const prefixes = [stateKeys.containerOwner(''), stateKeys.worker(''), stateKeys.workerContainers('')];
+    return (await runScript(this.redis, 'ciboxForgetWorker', [stateKeys.workers], [workerId, this.cutoff(), ...prefixes])) === 1;
   }
 
   alive(): Promise<string[]> {
@@ -43,17 +79,47 @@ export class WorkerRegistry {
 
   /** The container's owner while it is alive, else null. */
   async liveOwner(containerId: string): Promise<string | null> {
-    return (await this.route(containerId, '')) ?? null;
-  }
-
-  /** The container's live owner, or `workerId` once it has taken the container over. */
-  async claim(containerId: string, workerId: string): Promise<string> {
-    return (await this.route(containerId, workerId)) ?? workerId;
-  }
-
-  private async route(containerId: string, claimant: string): Promise<string | null> {
-    const owner = await runScript(this.redis, 'ciboxRouteContainer', [stateKeys.containerOwner(containerId), stateKeys.workers], [this.cutoff(), claimant]);
+    const owner = await runScript(this.redis, 'ciboxRouteContainer', [stateKeys.containerOwner(containerId), stateKeys.workers], [this.cutoff()]);
     return typeof owner === 'string' ? owner : null;
+  }
+
+  /**
+   * Places the container on the live, non-draining worker with the most room left, reserving it
+   * there, unless it has a live owner. `force` places it past a cap rather than refusing it: for a
+   * container that was accepted already and lost its worker.
+   */
+  async place(containerId: string, memoryLimit: MemoryLimit, { force }: { force: boolean }): Promise<Placement> {
+    const [outcome, worker] = (await runScript(
+      this.redis,
+      'ciboxPlaceContainer',
+      [stateKeys.workers, stateKeys.containerOwner(containerId)],
+      [this.cutoff(), containerId, MEMORY_TIER_BYTES[memoryLimit]!, force ? '1' : '0', stateKeys.worker(''), stateKeys.workerContainers('')],
+    )) as [Placement['outcome'], string];
+    return worker ? { outcome: outcome as 'owner' | 'placed' | 'over', worker } : { outcome: outcome as 'full' | 'none', worker: null };
+  }
+
+  /**
+   * The worker that runs the container's next job: its live owner, else the one it is placed on now
+   * (past a cap if it must: the container was accepted). Null when no worker can take it now.
+   * `memoryLimit` is asked only when the container has to be placed.
+   */
+  async ownerFor(containerId: string, memoryLimit: () => MemoryLimit | PromiseLike<MemoryLimit>): Promise<string | null> {
+    const owner = await this.liveOwner(containerId);
+    if (owner) return owner;
+    const placement = await this.place(containerId, await memoryLimit(), { force: true });
+    if (placement.outcome === 'over') this.logger.warn(`container ${containerId} placed on ${placement.worker} past its capacity: every live worker is full`);
+    return placement.worker;
+  }
+
+  /** The containers placed on the worker. */
+  containersOf(workerId: string): Promise<string[]> {
+    return this.redis.hkeys(stateKeys.workerContainers(workerId));
+  }
+
+  /** What the worker's containers take of its capacity. */
+  async load(workerId: string): Promise<{ containers: number; memoryBytes: number }> {
+    const [containers, memory] = await Promise.all([this.redis.hlen(stateKeys.workerContainers(workerId)), this.redis.hget(stateKeys.worker(workerId), 'memory')]);
+    return { containers, memoryBytes: Number(memory ?? 0) };
   }
 
   /** Whoever was the container's owner, alive or not. */
@@ -61,8 +127,13 @@ export class WorkerRegistry {
     return this.redis.get(stateKeys.containerOwner(containerId));
   }
 
-  async release(containerId: string): Promise<void> {
-    await this.redis.del(stateKeys.containerOwner(containerId));
+  /**
+   * The container leaves its owner, which frees what it reserved there (deleted, expired, handed
+   * over). With `owner`, only if that worker still holds it. True if it was released.
+   */
+  async release(containerId: string, owner?: string): Promise<boolean> {
+    const prefixes = [stateKeys.worker(''), stateKeys.workerContainers('')];
+    return (await runScript(this.redis, 'ciboxReleaseContainer', [stateKeys.containerOwner(containerId)], [containerId, owner ?? '', ...prefixes])) === 1;
   }
 
   /**

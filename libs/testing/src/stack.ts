@@ -30,7 +30,8 @@ export interface StackOptions {
   dataDir: string;
   /** Keep Redis data on disk (append-only file), as `npm run up` does. */
   persistRedis?: boolean;
-  workers?: number;
+  /** How many workers (`w1`, `w2`…), or the extra environment of each (their caps, say). */
+  workers?: number | Record<string, string>[];
   /** Extra environment for api and worker. */
   env?: Record<string, string>;
   /** Print service output to the console instead of only to log files. */
@@ -79,6 +80,36 @@ export async function tcpReachable(host: string, port: number, timeoutMs = 500):
   });
 }
 
+/**
+ * Starts a Redis of its own (on `port`, else a free one; kept on disk with `persist`) and waits
+ * until it accepts connections. `launch` runs `redis-server` with the given arguments.
+ */
+export async function startRedis(opts: {
+  dataDir: string;
+  port?: number;
+  persist?: boolean;
+  launch?: (args: string[]) => ManagedProcess;
+}): Promise<{ url: string; process: ManagedProcess }> {
+  const port = opts.port || (await freePort());
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', opts.dataDir, '--save', '', '--appendonly', opts.persist ? 'yes' : 'no'];
+  const launch =
+    opts.launch ?? ((a: string[]) => launchProcess({ name: 'redis', cmd: 'redis-server', args: a, cwd: ROOT, env: process.env, logFile: path.join(opts.dataDir, 'redis.log') }));
+  const redis = launch(args);
+  try {
+    await eventually(
+      () => {
+        if (redis.child.exitCode !== null) throw new Error(`redis-server exited with ${redis.child.exitCode}; see ${opts.dataDir}/redis.log`);
+        return tcpReachable('127.0.0.1', port);
+      },
+      { timeoutMs: 15_000 },
+    );
+  } catch (err) {
+    await redis.stop();
+    throw err;
+  }
+  return { url: `redis://127.0.0.1:${port}`, process: redis };
+}
+
 const nodeApp = (app: 'api' | 'worker') => ['-r', path.join(ROOT, 'tools', 'register-paths.cjs'), path.join(ROOT, 'dist', 'apps', app, 'src', 'main.js')];
 
 /** Starts Redis (unless given), the S3 server (unless given), the api and the workers, and waits for /health. */
@@ -108,12 +139,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   try {
     let redisUrl = opts.redisUrl;
     if (!redisUrl) {
-      const port = opts.redisPort || (await freePort());
-      const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', opts.dataDir, '--save', ''];
-      args.push('--appendonly', opts.persistRedis ? 'yes' : 'no');
-      processes.push(launch('redis', 'redis-server', args, {}));
-      await eventually(() => tcpReachable('127.0.0.1', port), { timeoutMs: 15_000 });
-      redisUrl = `redis://127.0.0.1:${port}`;
+      const redis = await startRedis({ dataDir: opts.dataDir, port: opts.redisPort, persist: opts.persistRedis, launch: (args) => launch('redis', 'redis-server', args, {}) });
+      processes.push(redis.process);
+      redisUrl = redis.url;
     }
     let s3Endpoint = opts.s3Endpoint;
     if (!s3Endpoint) {
@@ -139,7 +167,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       workerIds.push(id);
       return Promise.resolve(p);
     };
-    for (let i = 0; i < (opts.workers ?? 1); i++) await startWorker(`w${i + 1}`);
+    const workers = typeof opts.workers === 'number' || opts.workers === undefined ? Array.from({ length: opts.workers ?? 1 }, () => ({})) : opts.workers;
+    for (const [i, extra] of workers.entries()) await startWorker(`w${i + 1}`, extra);
     const baseUrl = `http://127.0.0.1:${port}`;
     // A process that exited will not become healthy: say so at once rather than at the deadline.
     const exited = await eventually(
@@ -192,15 +221,16 @@ export async function launchScriptedUpstream(opts: { dataDir: string; apiKey: st
 }
 
 /**
- * A stack of its own for one end-to-end suite that kills or restarts its processes: one worker, a
- * warm pool of one, quiet logs, the image under test (`SANDBOX_IMAGE`), and one key for it.
+ * A stack of its own for one end-to-end suite that kills or restarts its processes: one worker
+ * (unless `workers` says otherwise), a warm pool of one, quiet logs, the image under test
+ * (`SANDBOX_IMAGE`), and one key for it.
  */
-export async function startSuiteStack(name: string, opts: Pick<StackOptions, 'env' | 'supervise'> = {}): Promise<{ stack: Stack; key: string }> {
+export async function startSuiteStack(name: string, opts: Pick<StackOptions, 'env' | 'supervise' | 'workers'> = {}): Promise<{ stack: Stack; key: string }> {
   const key = `sk-${name}-${randomBytes(6).toString('hex')}`;
   const stack = await startStack({
     apiKeys: [key],
     dataDir: mkdtempSync(path.join(os.tmpdir(), `cibox-${name}-`)),
-    workers: 1,
+    workers: opts.workers ?? 1,
     env: { LOG_LEVEL: 'warn', SANDBOX_IMAGE: process.env.SANDBOX_IMAGE ?? 'cibox-sandbox:latest', WARM_POOL_SIZE: '1', ...opts.env },
     supervise: opts.supervise,
   });

@@ -1,6 +1,7 @@
 import { NotFoundException } from '@nestjs/common';
 import {
   AuthenticationError,
+  CapacityError,
   ContainerExpiredError,
   InvalidRequestError,
   ModelNotConfiguredError,
@@ -27,6 +28,7 @@ describe('toErrorResponse', () => {
     ['ModelNotConfiguredError', new ModelNotConfiguredError(), 503, { type: 'server_error', param: 'model', code: 'model_not_configured' }],
     ['ModelNotFoundError', new ModelNotFoundError('llama9'), 404, { param: 'model', code: 'model_not_found' }],
     ['RateLimitError', new RateLimitError('Rate limit reached.', 'requests', 3, 1500), 429, { type: 'requests', code: 'rate_limit_exceeded', param: null }],
+    ['CapacityError', new CapacityError('4g'), 429, { type: 'server_error', code: 'capacity_exceeded', param: null }],
     ['Nest 404 (unknown route)', new NotFoundException(), 404, { code: 'unknown_url' }],
     ['malformed JSON', Object.assign(new SyntaxError('x'), { type: 'entity.parse.failed', status: 400 }), 400, { code: 'invalid_json' }],
     ['body too large', Object.assign(new Error('x'), { type: 'entity.too.large', status: 413 }), 413, { code: 'request_too_large' }],

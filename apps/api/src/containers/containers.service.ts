@@ -60,22 +60,29 @@ export class ContainersService {
       memory_limit: req.memory_limit ?? '1g',
       expired: false,
     };
-    for (const file of sources) {
-      const id = newId('containerFile');
-      const key = objectKeys.containerFile(tenant, record.id, id);
-      await this.store.copy(file.object_key, key);
-      await this.containerFiles.upsertByPath({
-        id,
-        tenant,
-        container_id: record.id,
-        path: `/mnt/data/${file.filename}`,
-        bytes: file.bytes,
-        created_at: now,
-        source: 'user',
-        object_key: key,
-      });
+    // Placed before anything is stored: when every worker is full, the 429 leaves nothing behind.
+    await this.sandboxes.place(record.id, record.memory_limit);
+    try {
+      for (const file of sources) {
+        const id = newId('containerFile');
+        const key = objectKeys.containerFile(tenant, record.id, id);
+        await this.store.copy(file.object_key, key);
+        await this.containerFiles.upsertByPath({
+          id,
+          tenant,
+          container_id: record.id,
+          path: `/mnt/data/${file.filename}`,
+          bytes: file.bytes,
+          created_at: now,
+          source: 'user',
+          object_key: key,
+        });
+      }
+      await this.containers.insert(record);
+    } catch (err) {
+      await this.sandboxes.destroy(record.id).catch(() => undefined);
+      throw err;
     }
-    await this.containers.insert(record);
     return toContainerObject(record, now);
   }
 

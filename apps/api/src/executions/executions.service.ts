@@ -38,8 +38,10 @@ export class ExecutionsService {
    * ending with `done`. If the events stop (a worker died), the stored result or a failure ends it.
    */
   async *start(tenant: string, containerId: string, req: CreateExecutionRequest): AsyncGenerator<ExecutionEvent, void> {
-    // Independent lookups, in parallel: the container (and its liveness) and the queue of its owner.
-    const [container, queue] = await Promise.all([this.containers.requireActive(tenant, containerId), this.sandboxes.queueFor(containerId)]);
+    // Independent lookups, in parallel: the container (and its liveness) and the queue of its owner
+    // (placing the container needs its memory limit, so only then does the routing wait for it).
+    const active = this.containers.requireActive(tenant, containerId);
+    const [container, queue] = await Promise.all([active, this.sandboxes.queueFor(containerId, active)]);
     const timeoutMs = Math.min(req.timeout_ms ?? this.config.sandbox.timeoutDefaultMs, this.config.sandbox.timeoutMaxMs);
     const data: ExecuteJobData = {
       executionId: newId('execution'),

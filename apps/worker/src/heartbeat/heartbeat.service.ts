@@ -2,11 +2,15 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { WORKER_HEARTBEAT_INTERVAL_MS, WorkerRegistry } from '@cibox/storage';
 
-/** Announces this worker as alive; the api routes jobs and reports health from it. */
+/**
+ * Announces this worker as alive, with its caps and whether it is draining: the api places
+ * containers and reports health from it.
+ */
 @Injectable()
 export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(HeartbeatService.name);
   private timer: NodeJS.Timeout | null = null;
+  private drainStarted = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -14,14 +18,31 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.registry.beat(this.config.workerId);
+    await this.beat();
     this.timer = setInterval(() => {
-      this.registry.beat(this.config.workerId).catch((err: unknown) => this.logger.warn(`heartbeat failed: ${String(err)}`));
+      this.beat().catch((err: unknown) => this.logger.warn(`heartbeat failed: ${String(err)}`));
     }, WORKER_HEARTBEAT_INTERVAL_MS);
   }
 
-  async onModuleDestroy(): Promise<void> {
+  get draining(): boolean {
+    return this.drainStarted;
+  }
+
+  /** From now on no container is placed on this worker. */
+  async startDraining(): Promise<void> {
+    this.drainStarted = true;
+    await this.beat();
+  }
+
+  private beat(): Promise<void> {
+    return this.registry.beat(this.config.workerId, { ...this.config.capacity, draining: this.drainStarted });
+  }
+
+  /**
+   * Stops beating, and stays listed: once the last heartbeat lapses, another worker's reaper finds
+   * this worker dead and moves whatever was queued for it after it stopped taking jobs.
+   */
+  onModuleDestroy(): void {
     if (this.timer) clearInterval(this.timer);
-    await this.registry.leave(this.config.workerId).catch(() => undefined);
   }
 }

@@ -2,6 +2,8 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
+import { WorkerRegistry } from '@cibox/storage';
+import { HeartbeatService } from '../heartbeat/heartbeat.service';
 import { SandboxPool } from '../sandbox/sandbox-pool.service';
 
 /**
@@ -37,6 +39,8 @@ export class WorkerMetrics implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     pool: SandboxPool,
+    heartbeat: HeartbeatService,
+    workers: WorkerRegistry,
   ) {
     collectDefaultMetrics({ register: this.registry, labels: { worker: config.workerId } });
     const worker = config.workerId;
@@ -48,6 +52,37 @@ export class WorkerMetrics implements OnApplicationBootstrap, OnModuleDestroy {
       collect() {
         this.set({ worker, state: 'live' }, pool.liveContainerIds().length);
         this.set({ worker, state: 'pooled' }, pool.warmCount());
+      },
+    });
+    const { maxContainers, maxMemoryBytes } = config.capacity;
+    new Gauge({
+      name: 'cibox_worker_capacity',
+      help: 'What this worker takes on (WORKER_MAX_CONTAINERS, WORKER_MAX_MEMORY; no memory series without a memory cap)',
+      labelNames: ['worker', 'resource'] as const,
+      registers: [this.registry],
+      collect() {
+        this.set({ worker, resource: 'containers' }, maxContainers);
+        if (maxMemoryBytes !== null) this.set({ worker, resource: 'memory_bytes' }, maxMemoryBytes);
+      },
+    });
+    new Gauge({
+      name: 'cibox_worker_placed',
+      help: 'Containers placed on this worker, and the memory their tiers reserve (read from Redis at each scrape)',
+      labelNames: ['worker', 'resource'] as const,
+      registers: [this.registry],
+      async collect() {
+        const load = await workers.load(worker);
+        this.set({ worker, resource: 'containers' }, load.containers);
+        this.set({ worker, resource: 'memory_bytes' }, load.memoryBytes);
+      },
+    });
+    new Gauge({
+      name: 'cibox_worker_draining',
+      help: '1 while this worker drains (takes no new container, hands over those it holds), else 0',
+      labelNames: ['worker'] as const,
+      registers: [this.registry],
+      collect() {
+        this.set({ worker }, heartbeat.draining ? 1 : 0);
       },
     });
   }

@@ -32,6 +32,8 @@ const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
 export class ExecutionService {
   private readonly logger = new Logger(ExecutionService.name);
   private readonly mutex = new KeyedMutex();
+  /** Containers this worker handed over (draining): their jobs now go to the next owner. */
+  private readonly handedOver = new Set<string>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -45,10 +47,26 @@ export class ExecutionService {
     private readonly metrics: WorkerMetrics,
   ) {}
 
-  run(job: ExecuteJobData): Promise<void> {
+  /** Runs the job, after the container's earlier ones; false, running nothing, if the container was handed over meanwhile. */
+  run(job: ExecuteJobData): Promise<boolean> {
     return this.mutex.run(job.containerId, async () => {
+      if (this.handedOver.has(job.containerId)) return false;
       await this.runLocked(job);
       await this.saveUnsaved(job.containerId);
+      return true;
+    });
+  }
+
+  /**
+   * Gives the container up once the executions that reached it before have ended (their files are
+   * saved by then): it is released, so its next job places it on another worker, which recreates
+   * the sandbox from S3; this worker's sandbox is removed.
+   */
+  handOver(containerId: string): Promise<void> {
+    return this.mutex.run(containerId, async () => {
+      this.handedOver.add(containerId);
+      await this.registry.release(containerId, this.config.workerId);
+      await this.pool.discard(containerId);
     });
   }
 

@@ -1,9 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { InjectQueue } from '@nestjs/bullmq';
-import type { Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { nowSeconds } from '@cibox/contracts';
-import { QueueProducers, SANDBOX_JOB_OPTIONS, SHARED_SANDBOX_QUEUE, workerSandboxQueue, type ExecuteJobData } from '@cibox/queue';
+import { QueueProducers, SHARED_SANDBOX_QUEUE, workerSandboxQueue, type ExecuteJobData } from '@cibox/queue';
 import { WORKER_LABEL, type SandboxDriver } from '@cibox/sandbox';
 import { ContainerRepository, WorkerRegistry, isExpired } from '@cibox/storage';
 import { ExecutionService } from './execution.service';
@@ -22,6 +20,8 @@ export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ReaperService.name);
   private timer: NodeJS.Timeout | null = null;
   private running = false;
+  /** Containers placed on this worker that had no record at the last sweep. */
+  private missing = new Set<string>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -31,7 +31,6 @@ export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly executions: ExecutionService,
     private readonly registry: WorkerRegistry,
     private readonly queues: QueueProducers,
-    @InjectQueue(SHARED_SANDBOX_QUEUE) private readonly shared: Queue,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -54,16 +53,29 @@ export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
+  /**
+   * The containers of this worker that expired or were deleted: their sandboxes and their places.
+   * A container placed here whose record is missing may be one being created (placed before it is
+   * stored); it is released only if still missing at the next sweep.
+   */
   private async sweepContainers(): Promise<void> {
     const now = nowSeconds();
-    for (const containerId of this.pool.liveContainerIds()) {
+    const live = new Set(this.pool.liveContainerIds());
+    const placed = await this.registry.containersOf(this.config.workerId);
+    const missing = new Set<string>();
+    for (const containerId of new Set([...live, ...placed])) {
       const record = await this.containers.getAny(containerId);
       if (record && !isExpired(record, now)) continue;
+      if (!record && !live.has(containerId) && !this.missing.has(containerId)) {
+        missing.add(containerId);
+        continue;
+      }
       if (record && !record.expired) await this.containers.save({ ...record, expired: true });
-      this.logger.log(`reaping sandbox of ${record ? 'expired' : 'deleted'} container ${containerId}`);
+      if (live.has(containerId)) this.logger.log(`reaping sandbox of ${record ? 'expired' : 'deleted'} container ${containerId}`);
       await this.pool.discard(containerId);
-      await this.registry.release(containerId);
+      await this.registry.release(containerId, this.config.workerId);
     }
+    this.missing = missing;
   }
 
   private async sweepOrphans(): Promise<void> {
@@ -82,24 +94,21 @@ export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /**
-   * Jobs queued for a worker that died move to the shared queue, where a live worker takes the
-   * container over. An execution that was running when its worker died is failed, not re-run: its
-   * code may already have had effects, and its kernel is gone.
+   * Jobs queued for a worker that died (or drained and stopped) move to the shared queue, where the
+   * worker that takes each places its container again. An execution that was running when its
+   * worker died is failed, not re-run: its code may already have had effects, and its kernel is gone.
    */
   private async rescueDeadWorkers(): Promise<void> {
     for (const worker of await this.registry.dead()) {
       if (worker === this.config.workerId || !(await this.registry.lockRescue(worker, this.config.workerId))) continue;
-      const dead = this.queues.get(workerSandboxQueue(worker));
-      for (const job of await dead.getJobs(['active'])) {
+      const queue = workerSandboxQueue(worker);
+      for (const job of await this.queues.get(queue).getJobs(['active'])) {
         if (job.name === 'execute') await this.executions.failLost(job.data as ExecuteJobData);
       }
-      const waiting = await dead.getJobs(['waiting', 'delayed', 'prioritized', 'paused']);
-      for (const job of waiting) {
-        await this.shared.add(job.name, job.data, { ...SANDBOX_JOB_OPTIONS, jobId: `${job.id ?? job.name}-rescued` });
-      }
-      await dead.obliterate({ force: true });
-      await this.registry.leave(worker);
-      if (waiting.length > 0) this.logger.log(`moved ${waiting.length} jobs of dead worker ${worker} to the shared queue`);
+      const moved = await this.queues.moveWaiting(queue, SHARED_SANDBOX_QUEUE);
+      await this.queues.get(queue).obliterate({ force: true });
+      await this.registry.forget(worker);
+      if (moved > 0) this.logger.log(`moved ${moved} jobs of dead worker ${worker} to the shared queue`);
     }
   }
 
