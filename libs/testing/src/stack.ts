@@ -38,8 +38,8 @@ export interface StackOptions {
   inheritOutput?: boolean;
   /**
    * Restart a process that exits on its own (api, workers, and the Redis and S3 server this
-   * started), with exponential back-off, and on stop remove sandboxes a crashed worker left behind.
-   * `npm run up` sets it; the e2e suite does not, since it kills workers on purpose.
+   * started), with exponential back-off. (Whether supervised or not, stop removes the sandboxes a
+   * crashed or killed worker left behind.) `npm run up` sets it; the e2e suite does not, since it kills workers on purpose.
    */
   supervise?: Supervision;
 }
@@ -134,7 +134,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const stop = async () => {
     stopping = true;
     for (const p of [...processes].reverse()) await p.stop();
-    if (opts.supervise && deployment) await removeSandboxes(deployment, workerIds);
+    if (deployment) await removeSandboxes(deployment, workerIds);
   };
   try {
     let redisUrl = opts.redisUrl;
@@ -183,7 +183,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     );
     if (exited !== 'healthy') throw new Error(`${exited.name} exited with ${exited.child.exitCode}; see ${opts.dataDir}/${exited.name}.log`);
     // Healthy means a worker is up, and so has set the deployment id its sandboxes are labelled with.
-    if (opts.supervise) deployment = await readDeployment(redisUrl);
+    deployment = await readDeployment(redisUrl);
     return { baseUrl, port, redisUrl, s3Endpoint, env, processes, startWorker, stop };
   } catch (err) {
     await stop();
@@ -249,7 +249,8 @@ async function readDeployment(redisUrl: string): Promise<string | null> {
 
 /**
  * A worker stopped with SIGTERM removes its own sandboxes; one that crashed (and was waiting for
- * its restart when the stack stopped, or restarted too recently to have reaped them) cannot.
+ * its restart when the stack stopped, or restarted too recently to have reaped them) cannot, nor
+ * one killed because its drain waited on a long execution past the stop's 10 s.
  */
 async function removeSandboxes(deployment: string, workerIds: string[]): Promise<void> {
   const filters = ['--filter', `label=${SANDBOX_LABEL}=1`, '--filter', `label=${DEPLOYMENT_LABEL}=${deployment}`];
