@@ -17,7 +17,6 @@ describe('a fleet of workers', () => {
   let sdk: OpenAI;
   let redis: Redis;
   let registry: WorkerRegistry;
-
   let w1Metrics: string;
 
   beforeAll(async () => {
@@ -162,7 +161,7 @@ describe('a fleet of workers', () => {
     // The fleet: the workers still running (w1, and w2 unless it was drained), and w3.
     await startWorker('w3', { WORKER_MAX_CONTAINERS: '2' });
     const olds = stack.processes.filter((p) => p.name.startsWith('worker-') && p.child.exitCode === null);
-    const containers = [];
+    const containers: string[] = [];
     for (let i = 0; i < 4; i++) containers.push((await sdk.containers.create({ name: `rolling-${i}` })).id);
     const holders = new Set(await Promise.all(containers.map(async (id) => `worker-${await registry.owner(id)}`)));
     expect(holders.size).toBeGreaterThan(1);
@@ -179,6 +178,8 @@ describe('a fleet of workers', () => {
     });
     const exits: (number | string | null)[] = [];
     try {
+      // Each container ran in a sandbox on its first worker before that worker goes.
+      await eventually(async () => (await Promise.all(containers.map((id) => registry.boundSandbox(id)))).every(Boolean), { timeoutMs: 60_000 });
       for (const [i, old] of olds.entries()) {
         await startWorker(`r${i + 1}`, { WORKER_MAX_CONTAINERS: '4' });
         exits.push(await drain(old));
