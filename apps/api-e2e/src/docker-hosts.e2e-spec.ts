@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { DEFAULT_DOCKER_HOST } from '@cibox/config';
@@ -62,6 +64,17 @@ describe('workers on two Docker engines', () => {
     expect(w2).toMatchObject({ status: 'ok', worker: 'w2', engine: { address: engine2.host, id: expect.any(String), name: expect.any(String) } });
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort.w2}/metrics`)).text();
     expect(metrics).toContain(`cibox_worker_engine_info{worker="w2",address="${engine2.host}",engine_id="${w2.engine.id}",engine_name="${w2.engine.name}",version="${w2.engine.version}"} 1`);
+  });
+
+  it('a worker whose engine lacks the sandbox image exits at start, saying so', async () => {
+    const p = await stack.startWorker('w-no-image', { DOCKER_HOST: engine2.host, SANDBOX_IMAGE: 'cibox-sandbox:absent' });
+    const log = path.join(stack.dataDir, 'worker-w-no-image.log');
+    await eventually(() => p.child.exitCode !== null && readFileSync(log, 'utf8').includes('SANDBOX_IMAGE'), { timeoutMs: 60_000, intervalMs: 200 });
+    expect(p.child.exitCode).toBe(1);
+    expect(readFileSync(log, 'utf8')).toContain(
+      `the sandbox image cibox-sandbox:absent (SANDBOX_IMAGE) is not on the Docker engine at ${engine2.host}: build it there ` +
+        `(npx tsx tools/sandbox-image.ts) or copy it (docker save cibox-sandbox:absent | docker -H ${engine2.host} load)`,
+    );
   });
 
   it('spreads containers over both engines: each runs where its owner drives', async () => {
