@@ -12,7 +12,8 @@ const IMAGE = process.env.SANDBOX_IMAGE ?? 'cibox-sandbox:latest';
 /**
  * One api, one Redis, one S3, and workers on two Docker engines of this machine: the one `npm test`
  * runs, and a second dockerd with its own socket, data root and exec root (libs/testing, which
- * copies the sandbox image into it once and keeps it for later runs).
+ * copies the sandbox image into it once and keeps it for later runs). The second engine's first
+ * worker reaches it as a remote one: over TCP with TLS.
  */
 describe('workers on two Docker engines', () => {
   let engine2: DockerEngine;
@@ -34,9 +35,9 @@ describe('workers on two Docker engines', () => {
     return new Map(out.split('\n').filter(Boolean).map((line) => line.split(' ') as [string, string]));
   };
   const health = async (id: string) => (await fetch(`http://127.0.0.1:${metricsPort[id]}/health`)).json() as Promise<any>;
-  const startWorker = async (id: string, dockerHost: string) => {
+  const startWorker = async (id: string, docker: Record<string, string>) => {
     metricsPort[id] = await freePort();
-    await stack.startWorker(id, { DOCKER_HOST: dockerHost, WORKER_METRICS_PORT: String(metricsPort[id]) });
+    await stack.startWorker(id, { ...docker, WORKER_METRICS_PORT: String(metricsPort[id]) });
     await eventually(async () => (await health(id)).status === 'ok', { timeoutMs: 60_000, intervalMs: 200 });
   };
 
@@ -49,7 +50,7 @@ describe('workers on two Docker engines', () => {
     sdk = new OpenAI({ apiKey: key, baseURL: `${stack.baseUrl}/v1`, maxRetries: 0 });
     redis = new Redis(stack.redisUrl);
     deployment = (await redis.get('cibox:deployment'))!;
-    await startWorker('w2', engine2.host);
+    await startWorker('w2', { DOCKER_HOST: engine2.tls.host, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: engine2.tls.certPath });
   }, 15 * 60_000);
 
   afterAll(async () => {
@@ -58,23 +59,33 @@ describe('workers on two Docker engines', () => {
     await engine2?.stop();
   }, 120_000);
 
-  it('each worker names the engine it drives, in /health and in its metrics', async () => {
+  it('each worker names the engine it drives (one over TLS), in /health and in its metrics', async () => {
     expect(await health('w1')).toMatchObject({ status: 'ok', worker: 'w1', engine: { address: host1 } });
     const w2 = await health('w2');
-    expect(w2).toMatchObject({ status: 'ok', worker: 'w2', engine: { address: engine2.host, id: expect.any(String), name: expect.any(String) } });
+    expect(w2).toMatchObject({ status: 'ok', worker: 'w2', engine: { address: engine2.tls.host, id: expect.any(String), name: expect.any(String) } });
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort.w2}/metrics`)).text();
-    expect(metrics).toContain(`cibox_worker_engine_info{worker="w2",address="${engine2.host}",engine_id="${w2.engine.id}",engine_name="${w2.engine.name}",version="${w2.engine.version}"} 1`);
+    expect(metrics).toContain(`cibox_worker_engine_info{worker="w2",address="${engine2.tls.host}",engine_id="${w2.engine.id}",engine_name="${w2.engine.name}",version="${w2.engine.version}"} 1`);
   });
 
-  it('a worker whose engine lacks the sandbox image exits at start, saying so', async () => {
-    const p = await stack.startWorker('w-no-image', { DOCKER_HOST: engine2.host, SANDBOX_IMAGE: 'cibox-sandbox:absent' });
-    const log = path.join(stack.dataDir, 'worker-w-no-image.log');
-    await eventually(() => p.child.exitCode !== null && readFileSync(log, 'utf8').includes('SANDBOX_IMAGE'), { timeoutMs: 60_000, intervalMs: 200 });
+  /** Starts a worker that should refuse to start; resolves to its log once it has exited. */
+  const failedStart = async (id: string, env: Record<string, string>, says: string) => {
+    const p = await stack.startWorker(id, env);
+    const log = path.join(stack.dataDir, `worker-${id}.log`);
+    await eventually(() => p.child.exitCode !== null && readFileSync(log, 'utf8').includes(says), { timeoutMs: 60_000, intervalMs: 200 });
     expect(p.child.exitCode).toBe(1);
-    expect(readFileSync(log, 'utf8')).toContain(
+    return readFileSync(log, 'utf8');
+  };
+
+  it('a worker whose engine lacks the sandbox image exits at start, saying so', async () => {
+    expect(await failedStart('w-no-image', { DOCKER_HOST: engine2.host, SANDBOX_IMAGE: 'cibox-sandbox:absent' }, 'SANDBOX_IMAGE')).toContain(
       `the sandbox image cibox-sandbox:absent (SANDBOX_IMAGE) is not on the Docker engine at ${engine2.host}: build it there ` +
         `(npx tsx tools/sandbox-image.ts) or copy it (docker save cibox-sandbox:absent | docker -H ${engine2.host} load)`,
     );
+  });
+
+  it('a worker that reaches a TLS engine without TLS exits at start, saying so', async () => {
+    const log = await failedStart('w-no-tls', { DOCKER_HOST: engine2.tls.host }, 'DOCKER_HOST');
+    expect(log).toContain(`cannot reach the Docker engine at ${engine2.tls.host} (DOCKER_HOST): `);
   });
 
   it('spreads containers over both engines: each runs where its owner drives', async () => {
@@ -120,7 +131,7 @@ describe('workers on two Docker engines', () => {
   it('the dead worker\'s sandboxes stay on an engine nobody drives, until a worker starts there and reaps them', async () => {
     const left = [...(await sandboxesOn(engine2.host))].filter(([, w]) => w === 'w2').map(([id]) => id);
     expect(left.length).toBeGreaterThan(0);
-    await startWorker('w3', engine2.host);
+    await startWorker('w3', { DOCKER_HOST: engine2.host });
     await eventually(async () => ![...(await sandboxesOn(engine2.host)).values()].includes('w2'), { timeoutMs: 30_000, intervalMs: 200 });
     // The newcomer's own warm sandbox is there, and the other engine's live containers kept their state.
     expect([...(await sandboxesOn(engine2.host)).values()]).toContain('w3');

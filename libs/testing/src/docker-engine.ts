@@ -5,8 +5,10 @@ import { promisify } from 'node:util';
 // Jest's globalSetup loads this file outside its module map, so other libs are imported by path.
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { SANDBOX_LABEL } from '../../sandbox/src/sandbox-driver';
+import { ensureDebianPackages } from './debian-packages';
 import { eventually } from './eventually';
 import { launchProcess, type ManagedProcess } from './managed-process';
+import { freePort } from './stack';
 
 const run = promisify(execFile);
 
@@ -22,8 +24,10 @@ export interface DockerEngineOptions {
 }
 
 export interface DockerEngine {
-  /** Its DOCKER_HOST. */
+  /** Its DOCKER_HOST: a unix socket. */
   host: string;
+  /** The same engine over TCP with TLS, as a remote one is reached: DOCKER_HOST, and the DOCKER_CERT_PATH of a client it trusts. */
+  tls: { host: string; certPath: string };
   /** Runs the docker CLI against it; resolves to stdout. */
   docker(args: string[]): Promise<string>;
   /** Removes every sandbox on it, then stops it. */
@@ -44,11 +48,24 @@ const alive = (pid: number) => {
   }
 };
 
+/** A CA of its own, a server certificate for 127.0.0.1 and a client certificate (in `<dir>/client`, as DOCKER_CERT_PATH wants them). */
+const MAKE_CERTIFICATES = `set -euo pipefail
+cd "$1"
+key() { openssl req "$@" -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 2>/dev/null; }
+key -x509 -keyout ca-key.pem -out ca.pem -subj "/CN=cibox test CA"
+printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > server.ext
+printf 'extendedKeyUsage=clientAuth\n' > client.ext
+for who in server client; do
+  key -keyout $who-key.pem -out $who.csr -subj "/CN=cibox $who"
+  openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca-key.pem -set_serial 0x$(openssl rand -hex 8) -days 2 -extfile $who.ext -out $who-cert.pem 2>/dev/null
+done
+mkdir -p client && cp ca.pem client/ca.pem && cp client-cert.pem client/cert.pem && cp client-key.pem client/key.pem`;
+
 /**
  * Starts a Docker engine of its own beside the machine's one (own socket, data root and exec root;
- * the flags `npm test` starts the first with), for tests of workers on several engines. A run
- * holds it alone: a second run on the machine waits for the first to stop it. An engine a killed
- * run left behind is taken over.
+ * the flags `npm test` starts the first with), listening on a unix socket and on 127.0.0.1 with
+ * TLS, for tests of workers on several engines. A run holds it alone: a second run on the machine
+ * waits for the first to stop it; an engine that a killed run left behind is stopped first.
  */
 export async function startDockerEngine(opts: DockerEngineOptions): Promise<DockerEngine> {
   const name = opts.name ?? 'cibox-docker-2';
@@ -67,24 +84,31 @@ export async function startDockerEngine(opts: DockerEngineOptions): Promise<Dock
     mkdirSync(runDir, { recursive: true });
     mkdirSync(dataRoot, { recursive: true });
     if (await answers()) {
-      log(`taking over the Docker engine at ${host} that an earlier run left`);
-    } else {
-      log(`starting dockerd at ${host}`);
-      const logFile = path.join(runDir, 'dockerd.log');
-      const args = ['--host', host, '--data-root', dataRoot, '--exec-root', path.join(runDir, 'exec'), '--pidfile', pidFile];
-      // As tools/prereqs.ts starts the first engine: no default bridge and no iptables, sandboxes run with --network none.
-      daemon = launchProcess({ name, cmd: 'dockerd', args: [...args, '--iptables=false', '--ip-masq=false', '--bridge=none'], cwd: '/', env: process.env, logFile });
-      const started = daemon;
-      await eventually(
-        () => {
-          if (started.child.exitCode !== null) throw new Error(`dockerd ${name} exited with ${started.child.exitCode}; see ${logFile}`);
-          return answers();
-        },
-        { timeoutMs: 60_000, intervalMs: 200 },
-      );
-      log(`dockerd answers at ${host} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      log(`stopping the Docker engine at ${host} that an earlier run left`);
+      await stopByPidFile(pidFile);
     }
-    const engine: DockerEngine = { host, docker, stop: () => stop(engine, daemon, pidFile, release) };
+    const certs = path.join(runDir, 'tls');
+    rmSync(certs, { recursive: true, force: true });
+    mkdirSync(certs);
+    ensureDebianPackages({ openssl: 'openssl' }, log);
+    await run('bash', ['-c', MAKE_CERTIFICATES, 'certificates', certs]);
+    const tlsHost = `tcp://127.0.0.1:${await freePort()}`;
+    const logFile = path.join(runDir, 'dockerd.log');
+    const tlsArgs = ['--tlsverify', '--tlscacert', path.join(certs, 'ca.pem'), '--tlscert', path.join(certs, 'server-cert.pem'), '--tlskey', path.join(certs, 'server-key.pem')];
+    const args = ['--host', host, '--host', tlsHost, ...tlsArgs, '--data-root', dataRoot, '--exec-root', path.join(runDir, 'exec'), '--pidfile', pidFile];
+    // As tools/prereqs.ts starts the first engine: no default bridge and no iptables, sandboxes run with --network none.
+    daemon = launchProcess({ name, cmd: 'dockerd', args: [...args, '--iptables=false', '--ip-masq=false', '--bridge=none'], cwd: '/', env: process.env, logFile });
+    const started = daemon;
+    await eventually(
+      () => {
+        if (started.child.exitCode !== null) throw new Error(`dockerd ${name} exited with ${started.child.exitCode}; see ${logFile}`);
+        return answers();
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    log(`dockerd answers at ${host} and ${tlsHost} (TLS) after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const tls = { host: tlsHost, certPath: path.join(certs, 'client') };
+    const engine: DockerEngine = { host, tls, docker, stop: () => stop(engine, started, release) };
     await removeSandboxes(engine);
     for (const image of opts.images) {
       if (await docker(['image', 'inspect', image]).then(() => true, () => false)) continue;
@@ -106,20 +130,20 @@ async function removeSandboxes(engine: DockerEngine): Promise<void> {
   if (ids.length > 0) await engine.docker(['rm', '-f', ...ids]);
 }
 
-async function stop(engine: DockerEngine, daemon: ManagedProcess | null, pidFile: string, release: () => void): Promise<void> {
+async function stop(engine: DockerEngine, daemon: ManagedProcess, release: () => void): Promise<void> {
   try {
     await removeSandboxes(engine).catch(() => undefined);
-    if (daemon) {
-      await daemon.stop();
-    } else {
-      // An engine taken over from an earlier run: not our child, so stopped through its pid file.
-      const pid = Number(readFileSync(pidFile, 'utf8'));
-      process.kill(pid, 'SIGTERM');
-      await eventually(() => !alive(pid), { timeoutMs: 30_000, intervalMs: 100 });
-    }
+    await daemon.stop();
   } finally {
     release();
   }
+}
+
+/** Stops a dockerd that is not our child (a killed run's) through its pid file. */
+async function stopByPidFile(pidFile: string): Promise<void> {
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  process.kill(pid, 'SIGTERM');
+  await eventually(() => !alive(pid), { timeoutMs: 60_000, intervalMs: 100 });
 }
 
 /** Takes a lock directory holding the owner's pid, waiting while a live process holds it; returns its release. */
