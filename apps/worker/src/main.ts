@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { ConfigError, loadConfig } from '@cibox/config';
+import { SandboxEngineError } from '@cibox/sandbox';
 import { WorkerModule } from './worker.module';
 
 async function bootstrap(): Promise<void> {
@@ -14,6 +15,8 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof ConfigError ? err.message : (err as Error)?.stack ?? String(err)}\n`);
+  // A bad setting or an unusable Docker engine is the operator's to fix: the message says what, a stack would not help.
+  const known = err instanceof ConfigError || err instanceof SandboxEngineError;
+  process.stderr.write(`${known ? err.message : (err as Error)?.stack ?? String(err)}\n`);
   process.exit(1);
 });
