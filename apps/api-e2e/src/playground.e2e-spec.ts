@@ -52,7 +52,7 @@ describe('the playground page', () => {
       { tool_calls: [python('print(x + 1)')] },
       { content: 'x + 1 is 42.' },
       { tool_calls: [python("import pandas as pd\nprint(pd.read_csv('/mnt/data/temps.csv').temp.sum())")] },
-      { content: 'The temperatures add up to 20.' },
+      { content: 'The temperatures add up to **20**:\n\n| city | temp |\n|---|---:|\n| Oslo | 3 |\n| Rome | 17 |\n\nRead with `pd.read_csv`.' },
     ]);
     // The upstream refuses the api's key: the response fails, and the page says why.
     await upstream.script(failing, [{ status: 401, error_message: 'Incorrect API key provided.' }]);
@@ -169,7 +169,7 @@ describe('the playground page', () => {
     expect(requests[2]!.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'assistant', 'user']);
   });
 
-  it('attaches a CSV, uploaded through the Files API, that the code reads', async () => {
+  it('attaches a CSV, uploaded through the Files API, that the code reads; the answer is rendered as Markdown', async () => {
     await page.getByTestId('attach-input').setInputFiles({ name: 'temps.csv', mimeType: 'text/csv', buffer: Buffer.from(CSV) });
     await page.locator('.composer .chip').filter({ hasText: 'temps.csv' }).waitFor();
     await send('Sum the temperatures in the file');
@@ -179,6 +179,11 @@ describe('the playground page', () => {
     const uploaded = [];
     for await (const f of client().files.list({ purpose: 'user_data' })) if (f.filename === 'temps.csv') uploaded.push(f);
     expect(uploaded.length).toBeGreaterThan(0);
+    // The model's Markdown becomes elements (never HTML): bold, a table, inline code.
+    const answer = answers().last();
+    expect(await answer.locator('strong').textContent()).toBe('20');
+    expect(await answer.locator('table tbody tr').allTextContents()).toEqual(['Oslo3', 'Rome17']);
+    expect(await answer.locator('code').textContent()).toBe('pd.read_csv');
     await shot('05-attached-csv');
   });
 

@@ -1,5 +1,5 @@
 import type { Response, ResponseStreamEvent } from 'openai/resources/responses/responses';
-import { applyEvent, containerOf, newAssistantTurn, segmentsOf, type AssistantTurn, type TextItem } from './conversation';
+import { applyEvent, containerOf, newAssistantTurn, usableCitations, type AssistantTurn, type TextItem } from './conversation';
 
 const fold = (events: unknown[]): AssistantTurn => events.reduce<AssistantTurn>((turn, e) => applyEvent(turn, e as ResponseStreamEvent), newAssistantTurn());
 
@@ -49,8 +49,8 @@ describe('applyEvent', () => {
   });
 });
 
-describe('segmentsOf', () => {
-  it('cuts the answer at its citations, in order, skipping overlapping or out-of-range ones', () => {
+describe('usableCitations', () => {
+  it('keeps the citations in order, skipping overlapping or out-of-range ones', () => {
     const item: TextItem = {
       kind: 'text',
       id: 'm',
@@ -62,7 +62,7 @@ describe('segmentsOf', () => {
         { containerId: 'c', fileId: 'f4', filename: 'w', start: 6, end: 99 },
       ],
     };
-    expect(segmentsOf(item).map((s) => ('citation' in s ? `[${s.citation.fileId}]` : s.text))).toEqual(['a ', '[f1]', ' b ', '[f2]']);
+    expect(usableCitations(item).map((c) => c.fileId)).toEqual(['f1', 'f2']);
   });
 });
 

@@ -151,16 +151,14 @@ export function containerOf(turns: Turn[]): string | null {
   return null;
 }
 
-/** The answer cut at its citations: plain text and links, in order. */
-export function segmentsOf(item: TextItem): ({ text: string } | { text: string; citation: Citation })[] {
-  const segments: ({ text: string } | { text: string; citation: Citation })[] = [];
+/** The answer's citations that can be shown: in order, within the text, none overlapping another. */
+export function usableCitations(item: TextItem): Citation[] {
+  const usable: Citation[] = [];
   let at = 0;
   for (const citation of [...item.citations].sort((a, b) => a.start - b.start)) {
-    if (citation.start < at || citation.end > item.text.length) continue;
-    if (citation.start > at) segments.push({ text: item.text.slice(at, citation.start) });
-    segments.push({ text: item.text.slice(citation.start, citation.end), citation });
+    if (citation.start < at || citation.end > item.text.length || citation.end <= citation.start) continue;
+    usable.push(citation);
     at = citation.end;
   }
-  if (at < item.text.length) segments.push({ text: item.text.slice(at) });
-  return segments;
+  return usable;
 }

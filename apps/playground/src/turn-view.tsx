@@ -1,5 +1,6 @@
 import type { AssistantTurn, CodeItem, Citation, TextItem, Turn } from './conversation';
-import { segmentsOf } from './conversation';
+import { usableCitations } from './conversation';
+import { parseBlocks, restorePlaceholders, withPlaceholders, type Block, type Inline } from './markdown';
 
 const CODE_STATUS: Record<string, string> = {
   in_progress: 'writing code…',
@@ -36,28 +37,127 @@ function CodeCall({ item }: { item: CodeItem }) {
   );
 }
 
+function Inlines({ inlines, citations, onDownload }: { inlines: Inline[]; citations: Citation[]; onDownload: (citation: Citation) => void }) {
+  return (
+    <>
+      {inlines.map((inline, i) => {
+        switch (inline.kind) {
+          case 'text':
+            return inline.text;
+          case 'code':
+            return <code key={i}>{restorePlaceholders(inline.text, (n) => citations[n]?.filename ?? '')}</code>;
+          case 'strong':
+          case 'em': {
+            const Tag = inline.kind;
+            return (
+              <Tag key={i}>
+                <Inlines inlines={inline.children} citations={citations} onDownload={onDownload} />
+              </Tag>
+            );
+          }
+          case 'link':
+            return (
+              <a key={i} href={inline.href} target="_blank" rel="noopener noreferrer">
+                <Inlines inlines={inline.children} citations={citations} onDownload={onDownload} />
+              </a>
+            );
+          case 'citation': {
+            const citation = citations[inline.index]!;
+            return (
+              <a
+                key={i}
+                href="#"
+                class="citation"
+                title={`Download ${citation.filename}`}
+                data-file-id={citation.fileId}
+                onClick={(e) => {
+                  e.preventDefault();
+                  onDownload(citation);
+                }}
+              >
+                {citation.filename}
+              </a>
+            );
+          }
+        }
+      })}
+    </>
+  );
+}
+
+function Blocks({ blocks, citations, onDownload }: { blocks: Block[]; citations: Citation[]; onDownload: (citation: Citation) => void }) {
+  const inlines = (list: Inline[]) => <Inlines inlines={list} citations={citations} onDownload={onDownload} />;
+  return (
+    <>
+      {blocks.map((block, i) => {
+        switch (block.kind) {
+          case 'paragraph':
+            return <p key={i}>{inlines(block.inlines)}</p>;
+          case 'heading': {
+            // Headings inside an answer sit below the page's own: h3 at most.
+            const Tag = `h${Math.min(6, block.level + 2)}` as 'h3';
+            return <Tag key={i}>{inlines(block.inlines)}</Tag>;
+          }
+          case 'code':
+            return (
+              <pre key={i} class="code" data-lang={block.lang || undefined}>
+                <code>{restorePlaceholders(block.text, (n) => citations[n]?.filename ?? '')}</code>
+              </pre>
+            );
+          case 'list': {
+            const items = block.items.map((item, j) => <li key={j}>{inlines(item)}</li>);
+            return block.ordered ? (
+              <ol key={i} start={block.start}>
+                {items}
+              </ol>
+            ) : (
+              <ul key={i}>{items}</ul>
+            );
+          }
+          case 'quote':
+            return (
+              <blockquote key={i}>
+                <Blocks blocks={block.blocks} citations={citations} onDownload={onDownload} />
+              </blockquote>
+            );
+          case 'rule':
+            return <hr key={i} />;
+          case 'table':
+            return (
+              <div key={i} class="table-scroll">
+                <table>
+                  <thead>
+                    <tr>
+                      {block.head.map((cell, j) => (
+                        <th key={j}>{inlines(cell)}</th>
+                      ))}
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {block.rows.map((row, j) => (
+                      <tr key={j}>
+                        {row.map((cell, k) => (
+                          <td key={k}>{inlines(cell)}</td>
+                        ))}
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            );
+        }
+      })}
+    </>
+  );
+}
+
+/** The model's answer as Markdown, its file citations as download links. */
 function Answer({ item, onDownload }: { item: TextItem; onDownload: (citation: Citation) => void }) {
+  const citations = usableCitations(item);
+  const blocks = parseBlocks(withPlaceholders(item.text, citations));
   return (
     <div class="answer" data-testid="answer">
-      {segmentsOf(item).map((segment, i) =>
-        'citation' in segment ? (
-          <a
-            key={i}
-            href="#"
-            class="citation"
-            title={`Download ${segment.citation.filename}`}
-            data-file-id={segment.citation.fileId}
-            onClick={(e) => {
-              e.preventDefault();
-              onDownload(segment.citation);
-            }}
-          >
-            {segment.citation.filename}
-          </a>
-        ) : (
-          <span key={i}>{segment.text}</span>
-        ),
-      )}
+      <Blocks blocks={blocks} citations={citations} onDownload={onDownload} />
     </div>
   );
 }

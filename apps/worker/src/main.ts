@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { INestApplicationContext } from '@nestjs/common';
 import { Logger } from 'nestjs-pino';
 import { ConfigError, loadConfig } from '@cibox/config';
+import { SandboxEngineError } from '@cibox/sandbox';
 import { DrainService } from './drain/drain.service';
 import { WorkerModule } from './worker.module';
 
@@ -44,6 +45,8 @@ function drainOnSignals(app: INestApplicationContext): void {
 }
 
 bootstrap().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof ConfigError ? err.message : (err as Error)?.stack ?? String(err)}\n`);
+  // A bad setting or an unusable Docker engine is the operator's to fix: the message says what, a stack would not help.
+  const known = err instanceof ConfigError || err instanceof SandboxEngineError;
+  process.stderr.write(`${known ? err.message : (err as Error)?.stack ?? String(err)}\n`);
   process.exit(1);
 });

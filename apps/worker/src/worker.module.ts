@@ -12,6 +12,7 @@ import { ExecutionCancels } from './sandbox/execution-cancels.service';
 import { ExecutionService } from './sandbox/execution.service';
 import { FileSync } from './sandbox/file-sync.service';
 import { ReaperService } from './sandbox/reaper.service';
+import { SandboxEngine } from './sandbox/sandbox-engine.service';
 import { SANDBOX_DRIVER, SandboxPool } from './sandbox/sandbox-pool.service';
 import { sandboxProcessors } from './sandbox/sandbox.processor';
 
@@ -33,6 +34,7 @@ export class WorkerModule {
           inject: [WorkerRegistry],
           useFactory: async (registry: WorkerRegistry) =>
             new DockerSandboxDriver({
+              engine: config.docker,
               deployment: await registry.deploymentId(),
               image: config.sandbox.image,
               diskBytes: config.sandbox.diskBytes,
@@ -40,6 +42,7 @@ export class WorkerModule {
               cpus: config.sandbox.cpus,
             }),
         },
+        SandboxEngine,
         HeartbeatService,
         SandboxPool,
         FileSync,

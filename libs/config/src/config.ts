@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { isWebhookSecret } from '@cibox/webhooks';
+import { parseDockerEnv, type DockerEngineAddress } from './docker-host';
 import { readKeysFile, type TenantLimits } from './keys-file';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
@@ -49,6 +50,9 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WORKER_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
   SANDBOX_IMAGE: z.string().default('cibox-sandbox:latest'),
+  DOCKER_HOST: z.string().optional(),
+  DOCKER_TLS_VERIFY: z.enum(['', '0', '1', 'false', 'true']).optional(),
+  DOCKER_CERT_PATH: z.string().optional(),
   WARM_POOL_SIZE: int(2),
   EXEC_TIMEOUT_DEFAULT_MS: int(60_000, 1),
   EXEC_TIMEOUT_MAX_MS: int(600_000, 1),
@@ -101,6 +105,8 @@ export interface AppConfig {
   maxUploadBytes: number;
   logLevel: string;
   workerId: string;
+  /** The Docker engine a worker runs its sandboxes on. */
+  docker: DockerEngineAddress;
   sandbox: {
     image: string;
     warmPoolSize: number;
@@ -221,6 +227,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       tenantLimits.byTenant.set(tenant, { ...tenantLimits.defaults, ...entry.limits });
     }
   }
+  let docker: DockerEngineAddress;
+  try {
+    docker = parseDockerEnv({ ...e, HOME: env.HOME });
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration:\n${(err as Error).message.replace(/^/gm, '  ')}`);
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -231,6 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     logLevel: e.LOG_LEVEL,
     workerId: e.WORKER_ID ?? `w-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    docker,
     sandbox: {
       image: e.SANDBOX_IMAGE,
       warmPoolSize: e.WARM_POOL_SIZE,

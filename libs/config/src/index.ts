@@ -1,2 +1,3 @@
 export * from './config';
 export * from './keys-file';
+export * from './docker-host';

@@ -1,10 +1,23 @@
 import Docker from 'dockerode';
+import { readFileSync } from 'node:fs';
 import { PassThrough, type Writable } from 'node:stream';
+import type { DockerEngineAddress } from '@cibox/config';
 import { KernelProtocolError, KernelSession } from './kernel-session';
 import { seccompSecurityOpt } from './seccomp-profile';
-import { DEPLOYMENT_LABEL, SANDBOX_LABEL, type ManagedSandboxInfo, type Sandbox, type SandboxDriver, type SandboxSpec } from './sandbox-driver';
+import {
+  DEPLOYMENT_LABEL,
+  SANDBOX_LABEL,
+  SandboxEngineError,
+  type EngineInfo,
+  type ManagedSandboxInfo,
+  type Sandbox,
+  type SandboxDriver,
+  type SandboxSpec,
+} from './sandbox-driver';
 
 export interface DockerSandboxSettings {
+  /** The engine to drive (DOCKER_HOST and its TLS files, as libs/config read them). */
+  engine: DockerEngineAddress;
   image: string;
   /** This installation's id (shared by its workers through Redis); labels and scopes its sandboxes. */
   deployment: string;
@@ -17,6 +30,22 @@ export interface DockerSandboxSettings {
 }
 
 const SANDBOX_UID = '1000:1000';
+/** How long the engine may take to answer the start-up check before the worker gives up on it. */
+const ENGINE_ANSWER_MS = 15_000;
+
+/**
+ * dockerode's options for an engine. docker-modem also reads DOCKER_HOST and the TLS variables by
+ * itself (merged under these options); giving every option makes the validated reading the one in force.
+ */
+function dockerOptions(engine: DockerEngineAddress): Docker.DockerOptions {
+  if (engine.kind === 'unix') return { socketPath: engine.socketPath };
+  const tls = engine.tls;
+  if (!tls) return { host: engine.host, port: engine.port, protocol: 'http' };
+  return { host: engine.host, port: engine.port, protocol: 'https', ca: readFileSync(tls.ca), cert: readFileSync(tls.cert), key: readFileSync(tls.key) };
+}
+
+const within = <T>(p: Promise<T>, ms: number, what: string) =>
+  Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer to ${what} within ${ms / 1000} s`)), ms).unref())]);
 
 /**
  * Sandboxes as hardened Docker containers: no network, every capability dropped, no new
@@ -24,9 +53,28 @@ const SANDBOX_UID = '1000:1000';
  * limits, a size-capped tmpfs at /mnt/data, and only the environment we give (never the host's).
  */
 export class DockerSandboxDriver implements SandboxDriver {
-  private readonly docker = new Docker();
+  private readonly docker: Docker;
 
-  constructor(private readonly settings: DockerSandboxSettings) {}
+  constructor(private readonly settings: DockerSandboxSettings) {
+    this.docker = new Docker(dockerOptions(settings.engine));
+  }
+
+  async checkEngine(): Promise<EngineInfo> {
+    const { address } = this.settings.engine;
+    const image = this.settings.image;
+    type Info = { ID: string; Name: string; ServerVersion: string; NCPU: number; MemTotal: number };
+    const info = await within(this.docker.info() as Promise<Info>, ENGINE_ANSWER_MS, 'docker info').catch((err: Error) => {
+      throw new SandboxEngineError(`cannot reach the Docker engine at ${address} (DOCKER_HOST): ${err.message}`);
+    });
+    await within(this.docker.getImage(image).inspect(), ENGINE_ANSWER_MS, 'docker image inspect').catch((err: Error & { statusCode?: number }) => {
+      if (err.statusCode !== 404) throw new SandboxEngineError(`cannot inspect the sandbox image ${image} on the Docker engine at ${address}: ${err.message}`);
+      throw new SandboxEngineError(
+        `the sandbox image ${image} (SANDBOX_IMAGE) is not on the Docker engine at ${address}: build it there ` +
+          `(npx tsx tools/sandbox-image.ts) or copy it (docker save ${image} | docker -H ${address} load)`,
+      );
+    });
+    return { address, id: info.ID, name: info.Name, version: info.ServerVersion, cpus: info.NCPU, memoryBytes: info.MemTotal };
+  }
 
   async create(spec: SandboxSpec): Promise<Sandbox> {
     const container = await this.docker.createContainer({

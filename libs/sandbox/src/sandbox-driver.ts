@@ -31,8 +31,25 @@ export interface ManagedSandboxInfo {
   createdAt: number;
 }
 
+/** The container engine a driver runs its sandboxes on, as the engine describes itself. */
+export interface EngineInfo {
+  /** How the worker reaches it (DOCKER_HOST, port made explicit). */
+  address: string;
+  /** `docker info`'s ID and Name (the engine host's name). Engines of one host may share the ID. */
+  id: string;
+  name: string;
+  version: string;
+  cpus: number;
+  memoryBytes: number;
+}
+
+/** The engine cannot run sandboxes: it does not answer, or the sandbox image is not on it. */
+export class SandboxEngineError extends Error {}
+
 /** The port in front of the container engine. */
 export interface SandboxDriver {
+  /** Reaches the engine and checks that the sandbox image is on it; a SandboxEngineError says what is wrong. */
+  checkEngine(): Promise<EngineInfo>;
   create(spec: SandboxSpec): Promise<Sandbox>;
   listManaged(): Promise<ManagedSandboxInfo[]>;
   remove(id: string): Promise<void>;

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import {
   KernelSession,
   SANDBOX_LABEL,
+  type EngineInfo,
   type KernelDone,
   type KernelRequest,
   type ManagedSandboxInfo,
@@ -156,9 +157,17 @@ export class FakeSandboxDriver implements SandboxDriver {
   readonly sandboxes: FakeSandbox[] = [];
   /** Ids of every remove call, in order (a repeated id is a repeated remove). */
   readonly removed: string[] = [];
+  /** What checkEngine answers. */
+  readonly engine: EngineInfo = { address: 'unix:///fake/docker.sock', id: 'FAKE:ENGINE', name: 'fake', version: '0.0.0', cpus: 2, memoryBytes: 8 * 1024 ** 3 };
+  /** When set, checkEngine rejects with it (an engine that stopped answering, or lost the image). */
+  engineError: Error | null = null;
   private readonly failures: Error[] = [];
   private hold: Promise<void> | null = null;
   private seq = 0;
+
+  checkEngine(): Promise<EngineInfo> {
+    return this.engineError ? Promise.reject(this.engineError) : Promise.resolve(this.engine);
+  }
 
   /** Sandboxes started and not removed. */
   get running(): FakeSandbox[] {

@@ -1,4 +1,5 @@
 export * from './stack';
+export * from './docker-engine';
 export * from './eventually';
 export * from './fake-sandbox-driver';
 export * from './scripted-turns';

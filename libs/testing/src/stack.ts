@@ -50,6 +50,8 @@ export interface Stack {
   redisUrl: string;
   s3Endpoint: string;
   env: Record<string, string>;
+  /** Where the processes' logs are (`<name>.log`, e.g. `worker-w1.log`). */
+  dataDir: string;
   processes: ManagedProcess[];
   /** Starts one more worker process (for scale-out and failure tests). */
   startWorker(id: string, env?: Record<string, string>): Promise<ManagedProcess>;
@@ -184,7 +186,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     if (exited !== 'healthy') throw new Error(`${exited.name} exited with ${exited.child.exitCode}; see ${opts.dataDir}/${exited.name}.log`);
     // Healthy means a worker is up, and so has set the deployment id its sandboxes are labelled with.
     deployment = await readDeployment(redisUrl);
-    return { baseUrl, port, redisUrl, s3Endpoint, env, processes, startWorker, stop };
+    return { baseUrl, port, redisUrl, s3Endpoint, env, dataDir: opts.dataDir, processes, startWorker, stop };
   } catch (err) {
     await stop();
     throw err;

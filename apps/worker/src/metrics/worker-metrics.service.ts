@@ -4,10 +4,12 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { WorkerRegistry } from '@cibox/storage';
 import { HeartbeatService } from '../heartbeat/heartbeat.service';
+import { SandboxEngine } from '../sandbox/sandbox-engine.service';
 import { SandboxPool } from '../sandbox/sandbox-pool.service';
 
 /**
- * The worker's Prometheus metrics, served at `/metrics` on `WORKER_METRICS_PORT` (none when 0).
+ * The worker's Prometheus metrics, served at `/metrics` on `WORKER_METRICS_PORT` (none when 0), with
+ * `/health` beside them (its Docker engine answers and has the sandbox image) for health checks.
  * Unauthenticated: the port is meant for the operator's network, not the public one.
  */
 @Injectable()
@@ -39,6 +41,7 @@ export class WorkerMetrics implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     pool: SandboxPool,
+    private readonly engine: SandboxEngine,
     heartbeat: HeartbeatService,
     workers: WorkerRegistry,
   ) {
@@ -52,6 +55,16 @@ export class WorkerMetrics implements OnApplicationBootstrap, OnModuleDestroy {
       collect() {
         this.set({ worker, state: 'live' }, pool.liveContainerIds().length);
         this.set({ worker, state: 'pooled' }, pool.warmCount());
+      },
+    });
+    new Gauge({
+      name: 'cibox_worker_engine_info',
+      help: 'The Docker engine this worker runs its sandboxes on (always 1): its address (DOCKER_HOST), ID, name and version',
+      labelNames: ['worker', 'address', 'engine_id', 'engine_name', 'version'] as const,
+      registers: [this.registry],
+      collect() {
+        const { address, id, name, version } = engine.info;
+        this.set({ worker, address, engine_id: id, engine_name: name, version }, 1);
       },
     });
     const { maxContainers, maxMemoryBytes } = config.capacity;
@@ -91,6 +104,13 @@ export class WorkerMetrics implements OnApplicationBootstrap, OnModuleDestroy {
     const port = this.config.metrics.workerPort;
     if (!port) return;
     const server = createServer((req, res) => {
+      if (req.method === 'GET' && req.url === '/health') {
+        void this.engine.health().then((health) => {
+          const body = JSON.stringify({ ...health, worker: this.config.workerId });
+          res.writeHead(health.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' }).end(body);
+        });
+        return;
+      }
       if (req.method !== 'GET' || req.url !== '/metrics') {
         res.writeHead(404).end();
         return;

@@ -14,6 +14,12 @@ const ORPHAN_MIN_AGE_S = 60;
  * Ends sandboxes that nothing needs: those of containers that expired or were deleted, and Docker
  * containers left behind by a crash (this worker's from before a restart, or a dead worker's).
  * Also rescues a dead worker's queue, so that no accepted job waits forever.
+ *
+ * A worker sees only the Docker engine it drives (DOCKER_HOST), and there removes only sandboxes
+ * of its own or of workers whose heartbeat has lapsed: never those of a live worker sharing the
+ * engine. A dead worker's sandboxes go when a worker driving its engine (one already there, or the
+ * next to start there) sweeps; on an engine no worker drives any more they stay until then, holding
+ * only memory, since their containers have moved to other workers with their files.
  */
 @Injectable()
 export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {

@@ -1,0 +1,62 @@
+import { Logger } from '@nestjs/common';
+import type { AppConfig } from '@cibox/config';
+import type { QueueProducers } from '@cibox/queue';
+import { ACTIVE_CPU_SHARES, WORKER_LABEL } from '@cibox/sandbox';
+import type { ContainerRepository, WorkerRegistry } from '@cibox/storage';
+import { FakeSandbox, FakeSandboxDriver } from '@cibox/testing';
+import type { ExecutionService } from './execution.service';
+import { ReaperService } from './reaper.service';
+import { SandboxPool } from './sandbox-pool.service';
+
+beforeAll(() => Logger.overrideLogger(false));
+
+/** The orphan sweep over what one engine holds: every worker driving that engine sees the same list. */
+describe('ReaperService: sandboxes left on its engine', () => {
+  const config = { workerId: 'w-me', sandbox: { warmPoolSize: 0 }, reaperIntervalMs: 60_000 } as AppConfig;
+  const alive = new Set(['w-me', 'w-neighbour']);
+  // Every container this worker holds is live: this sweep is about Docker's side only.
+  const containers = { getAny: (id: string) => Promise.resolve({ id, expired: false, last_active_at: Math.floor(Date.now() / 1000), expires_minutes: 20 }) } as unknown as ContainerRepository;
+  const registry = {
+    dead: () => Promise.resolve([]),
+    isAlive: (w: string) => Promise.resolve(alive.has(w)),
+    containersOf: () => Promise.resolve([]),
+  } as unknown as WorkerRegistry;
+
+  function setup() {
+    const driver = new FakeSandboxDriver();
+    const pool = new SandboxPool(config, driver);
+    const reaper = new ReaperService(config, driver, pool, containers, {} as ExecutionService, registry, {} as QueueProducers);
+    const sandboxOf = async (worker: string, ageS = 0) => {
+      const s = await driver.create({ memoryBytes: 1, cpuShares: ACTIVE_CPU_SHARES, labels: { [WORKER_LABEL]: worker } });
+      s.createdAt -= ageS;
+      return s.id;
+    };
+    return { driver, pool, reaper, sandboxOf };
+  }
+
+  it('keeps the sandboxes of another live worker that drives the same engine, however old', async () => {
+    const { driver, reaper, sandboxOf } = setup();
+    await sandboxOf('w-neighbour', 3600);
+    await reaper.tick();
+    expect(driver.removed).toEqual([]);
+  });
+
+  it('removes the sandboxes of a dead worker, and those of no worker', async () => {
+    const { driver, reaper, sandboxOf } = setup();
+    const dead = await sandboxOf('w-gone');
+    const unlabelled = (await driver.create({ memoryBytes: 1, cpuShares: ACTIVE_CPU_SHARES, labels: {} })).id;
+    await reaper.tick();
+    expect(driver.removed.sort()).toEqual([dead, unlabelled].sort());
+  });
+
+  it('removes its own sandboxes it no longer knows (from before a restart) once they are too old to be starting', async () => {
+    const { driver, pool, reaper, sandboxOf } = setup();
+    const leftover = await sandboxOf('w-me', 120);
+    await sandboxOf('w-me'); // young: may be one this worker is starting right now
+    const held = (await pool.acquire('cntr_held', '1g')).sandbox as FakeSandbox;
+    held.createdAt -= 120;
+    await reaper.tick();
+    expect(driver.removed).toEqual([leftover]);
+    await pool.onModuleDestroy();
+  });
+});
