@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '@cibox/config';
 import { QueueModule } from '@cibox/queue';
 import { StorageModule } from '@cibox/storage';
+import { AdminModule } from './admin/admin.module';
 import { ApiErrorFilter } from './common/api-error.filter';
 import { AuthGuard } from './common/auth.guard';
 import { QuotasModule } from './quotas/quotas.module';
@@ -52,6 +53,7 @@ export class AppModule {
         ChatModule,
         BatchesModule.forRoot(config),
         WebhooksModule.forRoot(config),
+        AdminModule.forRoot(config),
       ],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -131,3 +131,6 @@ export interface WebhookDeliveryJob {
   /** The event, serialized once, so that every attempt sends the same bytes. */
   body: string;
 }
+
+/** Every queue whose name is fixed; each worker's own sandbox queue comes on top of these. */
+export const FIXED_QUEUES = [RESPONSES_QUEUE, WEBHOOK_QUEUE, BATCH_QUEUE, BATCH_LINE_QUEUE, SHARED_SANDBOX_QUEUE] as const;
