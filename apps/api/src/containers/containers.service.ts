@@ -75,7 +75,13 @@ export class ContainersService {
         object_key: key,
       });
     }
-    await this.containers.insert(record);
+    try {
+      await this.quotas.insertContainer(record);
+    } catch (err) {
+      // Refused at the limit by a creation that raced this one: its files go with it.
+      await this.removeFiles(record.id);
+      throw err;
+    }
     return toContainerObject(record, now);
   }
 
@@ -108,10 +114,14 @@ export class ContainersService {
   async remove(tenant: string, id: string) {
     const record = await this.find(tenant, id);
     await this.containers.remove(record);
-    const files = await this.containerFiles.removeAll(record.id);
-    await Promise.all(files.map((f) => this.store.remove(f.object_key).catch(() => undefined)));
+    await this.removeFiles(record.id);
     await this.sandboxes.destroy(record.id);
     return { id, object: 'container.deleted' as const, deleted: true as const };
+  }
+
+  private async removeFiles(containerId: string): Promise<void> {
+    const files = await this.containerFiles.removeAll(containerId);
+    await Promise.all(files.map((f) => this.store.remove(f.object_key).catch(() => undefined)));
   }
 
   private async find(tenant: string, id: string): Promise<ContainerRecord> {
