@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { BullModule } from '@nestjs/bullmq';
 import { LoggerModule } from 'nestjs-pino';
 import type { AppConfig } from '@cibox/config';
-import { QueueModule, SHARED_SANDBOX_QUEUE, workerSandboxQueue } from '@cibox/queue';
+import { QUEUE_WAITS, QueueModule, SHARED_SANDBOX_QUEUE, workerSandboxQueue } from '@cibox/queue';
 import { DockerSandboxDriver } from '@cibox/sandbox';
 import { StorageModule, WorkerRegistry } from '@cibox/storage';
 import { HeartbeatService } from './heartbeat/heartbeat.service';
@@ -46,6 +46,7 @@ export class WorkerModule {
         ExecutionCancels,
         ReaperService,
         WorkerMetrics,
+        { provide: QUEUE_WAITS, useFactory: (metrics: WorkerMetrics) => metrics.queueWaits, inject: [WorkerMetrics] },
         ...sandboxProcessors(config),
       ],
     };

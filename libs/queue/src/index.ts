@@ -2,3 +2,4 @@ export * from './queue';
 export * from './queue-producers';
 export * from './queue.module';
 export * from './queue-processor';
+export * from './queue-waits';

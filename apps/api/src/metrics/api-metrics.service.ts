@@ -1,11 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { FIXED_QUEUES, QueueProducers } from '@cibox/queue';
+import { FIXED_QUEUES, QueueProducers, QueueWaitHistogram } from '@cibox/queue';
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed'] as const;
 
-/** The api's Prometheus registry: HTTP latency, queue depth (read at scrape time), webhook attempts, process metrics. */
+/**
+ * The api's Prometheus registry: HTTP latency, queue depth (read at scrape time) and the waits of
+ * the queues the api consumes, webhook attempts, batch lines, process metrics.
+ */
 @Injectable()
 export class ApiMetrics {
   readonly registry = new Registry();
@@ -25,6 +28,16 @@ export class ApiMetrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+
+  /** Batch lines that ended, by outcome: `completed` (a 2xx reply), `failed` (any other reply, or the line could not run), `expired` (the window closed first), `invalid` (refused at validation). */
+  readonly batchLines = new Counter({
+    name: 'cibox_batch_lines_total',
+    help: 'Batch lines that ended, by outcome: completed, failed, expired, invalid',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly queueWaits = new QueueWaitHistogram(this.registry);
 
   constructor(@Inject(QueueProducers) producers: QueueProducers) {
     collectDefaultMetrics({ register: this.registry });

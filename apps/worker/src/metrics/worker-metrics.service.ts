@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
+import { QueueWaitHistogram } from '@cibox/queue';
 import { SandboxPool } from '../sandbox/sandbox-pool.service';
 
 /**
@@ -27,6 +28,9 @@ export class WorkerMetrics implements OnApplicationBootstrap, OnModuleDestroy {
     help: 'Sandboxes discarded after an execution lost them (crash, kill, OOM, protocol violation) and started again',
     registers: [this.registry],
   });
+
+  /** Waits of the shared sandbox queue and of this worker's own (`sandbox-worker`). */
+  readonly queueWaits = new QueueWaitHistogram(this.registry);
 
   readonly protocolViolations = new Counter({
     name: 'cibox_kernel_protocol_violations_total',
