@@ -30,7 +30,12 @@ export class AppModule {
         StorageModule.forRoot(config),
         QueueModule.forRoot(config.redisUrl, { consumers: true }),
         LoggerModule.forRoot({
+          // Ids that services add (LogContext.assign) reach the request's `request completed` line too.
+          assignResponse: true,
           pinoHttp: {
+            // A line logged while serving a request carries its id as `requestId`, as jobs carry it on to workers.
+            quietReqLogger: true,
+            customAttributeKeys: { reqId: 'requestId' },
             level: config.logLevel,
             genReqId: (req, res) => {
               const given = req.headers['x-request-id'];

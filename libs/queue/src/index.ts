@@ -3,3 +3,4 @@ export * from './queue-producers';
 export * from './queue.module';
 export * from './queue-processor';
 export * from './queue-waits';
+export * from './log-context';

@@ -1,6 +1,7 @@
 import { Inject, Logger, Optional, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { OnWorkerEvent, WorkerHost } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
+import { LogContext } from './log-context';
 import { QUEUE_WAITS, type QueueWaits } from './queue-waits';
 
 /**
@@ -12,6 +13,8 @@ import { QUEUE_WAITS, type QueueWaits } from './queue-waits';
 export abstract class QueueProcessor extends WorkerHost implements OnApplicationBootstrap, OnModuleDestroy {
   protected readonly logger = new Logger(this.constructor.name);
   @Optional() @Inject(QUEUE_WAITS) private readonly waits?: QueueWaits;
+  /** For a job's own log scope: `logContext.run(ids, () => …)`. */
+  @Inject(LogContext) protected readonly logContext!: LogContext;
 
   /**
    * How long the job waited, from being ready (added, or its delay over) to this start. Only a

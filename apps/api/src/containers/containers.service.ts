@@ -21,6 +21,7 @@ import {
   type ContainerRecord,
   type ObjectStore,
 } from '@cibox/storage';
+import { LogContext } from '@cibox/queue';
 import { toListEnvelope } from '../common/list';
 import { SandboxControl } from '../sandboxes/sandbox-control.service';
 import { QuotasService } from '../quotas/quotas.service';
@@ -36,6 +37,7 @@ export class ContainersService {
     private readonly files: FileRepository,
     private readonly sandboxes: SandboxControl,
     private readonly quotas: QuotasService,
+    private readonly log: LogContext,
   ) {}
 
   async create(tenant: string, req: CreateContainerRequest): Promise<ContainerObject> {
@@ -60,6 +62,7 @@ export class ContainersService {
       memory_limit: req.memory_limit ?? '1g',
       expired: false,
     };
+    this.log.assign({ containerId: record.id });
     for (const file of sources) {
       const id = newId('containerFile');
       const key = objectKeys.containerFile(tenant, record.id, id);
@@ -127,6 +130,7 @@ export class ContainersService {
   private async find(tenant: string, id: string): Promise<ContainerRecord> {
     const record = await this.containers.get(tenant, id);
     if (!record) throw new NotFoundError('Container', id);
+    this.log.assign({ containerId: id });
     return record;
   }
 
