@@ -103,6 +103,16 @@ describe('the queue dashboard', () => {
     expect(await paused()).toBe(false);
   });
 
+  it('answers bad calls to its API with 4xx: an unknown queue, a malformed body', async () => {
+    expect((await admin('/api/queues/no-such-queue/pause', { method: 'PUT' })).status).toBe(404);
+    const res = await fetch(`${stack.baseUrl}/admin/queues/api/queues/batches/add`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+      body: '{"name": ',
+    });
+    expect(res.status).toBe(400);
+  });
+
   describe('in a browser', () => {
     let browser: Browser;
     beforeAll(async () => {
