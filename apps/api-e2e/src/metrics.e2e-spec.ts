@@ -1,9 +1,9 @@
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ScriptedUpstreamClient, freePort, pythonCall as python, startStack, startSuiteStack, type Stack } from '@cibox/testing';
+import { ScriptedUpstreamClient, eventually, freePort, pythonCall as python, startStack, startSuiteStack, type Stack } from '@cibox/testing';
 import { raw } from './support/clients';
 import { execute } from './support/executions';
 
@@ -87,12 +87,47 @@ describe('GET /metrics', () => {
     expect(workerAfter).toMatch(/^cibox_sandbox_recreations_total \d+$/m);
     expect(workerAfter).toMatch(/^cibox_kernel_protocol_violations_total \d+$/m);
 
+    // Both executions waited in a sandbox queue: the shared one, or the worker's own (one label for every worker's).
+    const sandboxWaits = (text: string) => sample(text, 'cibox_queue_wait_seconds_count', { queue: 'sandbox' }) + sample(text, 'cibox_queue_wait_seconds_count', { queue: 'sandbox-worker' });
+    expect(sandboxWaits(workerAfter)).toBe(sandboxWaits(workerBefore) + 2);
+    expect(workerAfter).not.toMatch(/queue="sandbox-w1"/);
+
     for (const queue of ['responses', 'webhooks', 'batches', 'batch-lines', 'sandbox']) {
       for (const state of ['waiting', 'active', 'delayed']) expect(apiAfter).toMatch(new RegExp(`^cibox_queue_jobs\\{queue="${queue}",state="${state}"\\} \\d+$`, 'm'));
     }
     // Default process metrics, on both.
     expect(apiAfter).toMatch(/^process_resident_memory_bytes \d+/m);
     expect(workerAfter).toMatch(/^process_resident_memory_bytes\{worker="w1"\} \d+/m);
+  });
+
+  it('reports the waits of the queues the api consumes, and batch lines by outcome', async () => {
+    const before = await scrapeApi();
+    const upstream = new ScriptedUpstreamClient();
+    const [plain, refused, background] = [ScriptedUpstreamClient.newModel(), ScriptedUpstreamClient.newModel(), ScriptedUpstreamClient.newModel()];
+    await upstream.script(plain, [{ content: 'Plain.' }]);
+    await upstream.script(refused, [{ status: 400, error_message: 'No.' }]);
+    await upstream.script(background, [{ content: 'Later.' }]);
+
+    const queued = await sdk.responses.create({ model: background, input: 'later', background: true });
+    await eventually(async () => (await sdk.responses.retrieve(queued.id)).status === 'completed', { timeoutMs: 60_000 });
+
+    const line = (custom_id: string, body: unknown) => JSON.stringify({ custom_id, method: 'POST', url: '/v1/responses', body });
+    const input = [line('ok', { model: plain, input: 'hi' }), line('refused', { model: refused, input: 'hi' }), line('invalid', { model: plain, input: 'hi', temperature: 'hot' })];
+    const file = await sdk.files.create({ file: await toFile(Buffer.from(`${input.join('\n')}\n`), 'input.jsonl'), purpose: 'batch' });
+    const batch = await sdk.batches.create({ input_file_id: file.id, endpoint: '/v1/responses', completion_window: '24h' });
+    await eventually(async () => (await sdk.batches.retrieve(batch.id)).status === 'completed', { timeoutMs: 90_000 });
+
+    const after = await scrapeApi();
+    const moved = (name: string, labels: Record<string, string>) => sample(after, name, labels) - sample(before, name, labels);
+    expect(moved('cibox_batch_lines_total', { outcome: 'completed' })).toBe(1);
+    expect(moved('cibox_batch_lines_total', { outcome: 'failed' })).toBe(1);
+    expect(moved('cibox_batch_lines_total', { outcome: 'invalid' })).toBe(1);
+    expect(moved('cibox_queue_wait_seconds_count', { queue: 'responses' })).toBe(1);
+    expect(moved('cibox_queue_wait_seconds_count', { queue: 'batches' })).toBe(1);
+    // The two valid lines, each a job of the line queue.
+    expect(moved('cibox_queue_wait_seconds_count', { queue: 'batch-lines' })).toBe(2);
+    expect(sample(after, 'cibox_queue_wait_seconds_bucket', { queue: 'batch-lines', le: '+Inf' })).toBe(sample(after, 'cibox_queue_wait_seconds_count', { queue: 'batch-lines' }));
+    expect(moved('cibox_queue_wait_seconds_sum', { queue: 'batch-lines' })).toBeGreaterThanOrEqual(0);
   });
 
   it('answers 404 on the worker metrics port for any other path', async () => {

@@ -2,20 +2,23 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
+import { tenantOf } from '@cibox/config';
 import { eventually, startStack, type Stack } from '@cibox/testing';
-import { expectOpenAIError, raw } from './support/clients';
+import { expectOpenAIError, raw, storedObjectKeys } from './support/clients';
 
 /** Keys of this suite's own stack, each with the limit a test pushes against. */
 const keys = {
   requests: `sk-rpm-${randomBytes(6).toString('hex')}`,
   containers: `sk-cntr-${randomBytes(6).toString('hex')}`,
+  race: `sk-race-${randomBytes(6).toString('hex')}`,
   executions: `sk-exec-${randomBytes(6).toString('hex')}`,
   floodA: `sk-flood-a-${randomBytes(6).toString('hex')}`,
   tenantB: `sk-flood-b-${randomBytes(6).toString('hex')}`,
 };
 const WORKER_CONCURRENCY = 3;
 const FLOOD_LIMIT = 2;
+const RACE_LIMIT = 3;
 
 let stack: Stack;
 let baseUrl: string;
@@ -29,6 +32,7 @@ beforeAll(async () => {
       keys: [
         { key: keys.requests, limits: { requests_per_minute: 3 } },
         { key: keys.containers, limits: { live_containers: 2 } },
+        { key: keys.race, limits: { live_containers: RACE_LIMIT } },
         { key: keys.executions, limits: { concurrent_executions: 1 } },
         { key: keys.floodA, limits: { concurrent_executions: FLOOD_LIMIT } },
         { key: keys.tenantB },
@@ -119,6 +123,24 @@ describe('live_containers', () => {
     expect429(await raw('POST', '/v1/containers', { key: keys.containers, baseUrl, body: { name: 'three' } }), 'containers', 2);
     await client.containers.delete(first.id);
     expect((await client.containers.create({ name: 'three' })).name).toBe('three');
+  });
+
+  it(`lets exactly ${RACE_LIMIT} of 10 creations racing at once in, and the refused ones keep no files`, async () => {
+    const client = sdk(keys.race);
+    const file = await client.files.create({ file: await toFile(Buffer.from('a,b\n1,2\n'), 'data.csv'), purpose: 'user_data' });
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => raw('POST', '/v1/containers', { key: keys.race, baseUrl, body: { name: `race-${i}`, file_ids: [file.id] } })),
+    );
+    const created = results.filter((r) => r.status === 200);
+    expect(created).toHaveLength(RACE_LIMIT);
+    for (const r of results.filter((x) => x.status !== 200)) expect429(r, 'containers', RACE_LIMIT);
+    const listed = await client.containers.list();
+    expect(listed.data.map((c) => c.id).sort()).toEqual(created.map((r) => (r.json as { id: string }).id).sort());
+    // Each refused creation had copied the file before the count refused it: the copies are gone.
+    const tenant = tenantOf(keys.race);
+    const copies = (await storedObjectKeys({ s3Endpoint: stack.s3Endpoint, prefix: `t/${tenant}/containers/` })).map((k) => k.split('/')[3]);
+    expect(new Set(copies)).toEqual(new Set(listed.data.map((c) => c.id)));
+    expect(copies).toHaveLength(RACE_LIMIT);
   });
 });
 

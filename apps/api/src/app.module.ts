@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '@cibox/config';
 import { QueueModule } from '@cibox/queue';
 import { StorageModule } from '@cibox/storage';
+import { AdminModule } from './admin/admin.module';
 import { ApiErrorFilter } from './common/api-error.filter';
 import { AuthGuard } from './common/auth.guard';
 import { QuotasModule } from './quotas/quotas.module';
@@ -29,7 +30,12 @@ export class AppModule {
         StorageModule.forRoot(config),
         QueueModule.forRoot(config.redisUrl, { consumers: true }),
         LoggerModule.forRoot({
+          // Ids that services add (LogContext.assign) reach the request's `request completed` line too.
+          assignResponse: true,
           pinoHttp: {
+            // A line logged while serving a request carries its id as `requestId`, as jobs carry it on to workers.
+            quietReqLogger: true,
+            customAttributeKeys: { reqId: 'requestId' },
             level: config.logLevel,
             genReqId: (req, res) => {
               const given = req.headers['x-request-id'];
@@ -52,6 +58,7 @@ export class AppModule {
         ChatModule,
         BatchesModule.forRoot(config),
         WebhooksModule.forRoot(config),
+        AdminModule.forRoot(config),
       ],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

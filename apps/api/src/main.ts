@@ -6,6 +6,7 @@ import { Logger } from 'nestjs-pino';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, hashKey, loadConfig, tenantOf } from '@cibox/config';
 import { MinioObjectStore } from '@cibox/storage';
+import { QUEUE_DASHBOARD_PATH, QueueDashboard } from './admin/queue-dashboard.service';
 import { AppModule } from './app.module';
 import { toErrorResponse } from './common/api-error.filter';
 import { answerClientErrors } from './common/client-error';
@@ -28,6 +29,7 @@ async function bootstrap(): Promise<void> {
   app.set('query parser', 'simple');
   app.use(app.get(ApiMetrics).httpMiddleware);
   app.use(aliasRootPaths);
+  if (config.adminKey) app.use(QUEUE_DASHBOARD_PATH, app.get(QueueDashboard).handler(config.adminKey));
   const playground = servePlayground();
   if (playground) app.use(playground);
   // JSON bodies only; multipart uploads stay unparsed streams for the handlers to pipe to S3.

@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { BullModule } from '@nestjs/bullmq';
 import { LoggerModule } from 'nestjs-pino';
 import type { AppConfig } from '@cibox/config';
-import { QueueModule, SHARED_SANDBOX_QUEUE, workerSandboxQueue } from '@cibox/queue';
+import { QUEUE_WAITS, QueueModule, SHARED_SANDBOX_QUEUE, workerSandboxQueue } from '@cibox/queue';
 import { DockerSandboxDriver } from '@cibox/sandbox';
 import { StorageModule, WorkerRegistry } from '@cibox/storage';
 import { DrainService } from './drain/drain.service';
@@ -51,6 +51,7 @@ export class WorkerModule {
         ReaperService,
         WorkerMetrics,
         DrainService,
+        { provide: QUEUE_WAITS, useFactory: (metrics: WorkerMetrics) => metrics.queueWaits, inject: [WorkerMetrics] },
         ...sandboxProcessors(config),
       ],
     };

@@ -61,6 +61,19 @@ describe('loadConfig: webhooks', () => {
   ])('names the variable for %s', (_name, env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });
+
+  it('serves no queue dashboard without ADMIN_KEY', () => {
+    expect(loadConfig({}).adminKey).toBeNull();
+    expect(loadConfig({ ADMIN_KEY: 'admin-0123456789abcdef' }).adminKey).toBe('admin-0123456789abcdef');
+  });
+
+  it.each([
+    ['a short admin key', { ADMIN_KEY: 'short' }, /ADMIN_KEY: must be at least 16/],
+    ['an admin key with a space', { ADMIN_KEY: 'admin key 0123456789' }, /ADMIN_KEY/],
+    ["an admin key that is also a tenant's key", { ADMIN_KEY: 'sk-shared-0123456789', API_KEYS: 'sk-other-0123456789,sk-shared-0123456789' }, /ADMIN_KEY: must not be a tenant's API key/],
+  ])('names the variable for %s', (_name, env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
 });
 
 describe('loadConfig: worker capacity', () => {

@@ -91,6 +91,8 @@ const envSchema = z.object({
   RESPONSES_CONCURRENCY: int(16, 1),
   METRICS_TOKEN: z.string().min(16).optional(),
   WORKER_METRICS_PORT: int(0).pipe(z.number().max(65535)),
+  // Printable ASCII without spaces: it travels as a bearer token or a basic-auth password.
+  ADMIN_KEY: z.string().regex(/^[\x21-\x7e]{16,}$/, 'must be at least 16 printable ASCII characters, without spaces').optional(),
 });
 
 export interface AppConfig {
@@ -176,6 +178,8 @@ export interface AppConfig {
     /** Port of the worker's metrics server; 0 runs none. */
     workerPort: number;
   };
+  /** Key that opens the queue dashboard (`/admin/queues`); null serves no dashboard at all. */
+  adminKey: string | null;
 }
 
 export class ConfigError extends Error {}
@@ -233,6 +237,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   } catch (err) {
     throw new ConfigError(`Invalid configuration:\n${(err as Error).message.replace(/^/gm, '  ')}`);
   }
+  if (e.ADMIN_KEY && apiKeyTenants.has(hashKey(e.ADMIN_KEY))) {
+    throw new ConfigError("Invalid configuration:\n  ADMIN_KEY: must not be a tenant's API key");
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -281,6 +288,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     batches: { concurrency: e.BATCH_CONCURRENCY, windowS: e.BATCH_COMPLETION_WINDOW_S },
     responsesConcurrency: e.RESPONSES_CONCURRENCY,
     metrics: { token: e.METRICS_TOKEN ?? null, workerPort: e.WORKER_METRICS_PORT },
+    adminKey: e.ADMIN_KEY ?? null,
   };
 }
 

@@ -2,12 +2,27 @@ import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@n
 import { BullModule, getSharedConfigToken } from '@nestjs/bullmq';
 import type { QueueOptions } from 'bullmq';
 import { Redis } from 'ioredis';
+import { PinoLogger } from 'nestjs-pino';
+import { pino } from 'pino';
+import { LogContext } from './log-context';
 import { QueueProducers } from './queue-producers';
+
+/**
+ * The log scopes of requests and jobs, over the app's root logger: PinoLogger's logger, read outside
+ * any request, is nestjs-pino's root, configured by the app's LoggerModule. An app without one logs
+ * nothing through it.
+ */
+const logContext = {
+  provide: LogContext,
+  inject: [{ token: PinoLogger, optional: true }],
+  useFactory: (logger?: PinoLogger) => new LogContext(logger?.logger ?? pino({ enabled: false })),
+};
 
 /**
  * BullMQ for a Nest app. BullModule's root options hold the one Redis connection that every queue,
  * producer and processor of the app shares (each bullmq `Worker` adds its own blocking connection);
- * this module opens it, and closes it once they are all closed.
+ * this module opens it, and closes it once they are all closed. It also gives the app its
+ * LogContext, whose ids jobs carry from the api to the workers.
  */
 @Global()
 @Module({})
@@ -31,8 +46,8 @@ export class QueueModule implements OnApplicationShutdown {
           }),
         }),
       ],
-      providers: [QueueProducers],
-      exports: [QueueProducers],
+      providers: [QueueProducers, logContext],
+      exports: [QueueProducers, LogContext],
     };
   }
 

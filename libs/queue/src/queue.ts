@@ -18,6 +18,8 @@ export const RESPONSES_QUEUE = 'responses';
 /** A background response to run; everything else is in its stored record. */
 export interface BackgroundResponseJob {
   responseId: string;
+  /** The request that created it, for the logs of its run. */
+  requestId?: string;
 }
 export const workerSandboxQueue = (workerId: string) => `sandbox-${workerId}`;
 
@@ -33,6 +35,9 @@ export interface ExecuteJobData {
   replyChannel: string;
   /** Whether anyone wants output as it happens; if not, only `done` is published. */
   stream: boolean;
+  /** The api request it came from, and the response whose tool call it is: for the worker's logs. */
+  requestId?: string;
+  responseId?: string;
 }
 
 /** What a worker publishes on a reply channel: one execution event, tagged with its execution. */
@@ -131,3 +136,6 @@ export interface WebhookDeliveryJob {
   /** The event, serialized once, so that every attempt sends the same bytes. */
   body: string;
 }
+
+/** Every queue whose name is fixed; each worker's own sandbox queue comes on top of these. */
+export const FIXED_QUEUES = [RESPONSES_QUEUE, WEBHOOK_QUEUE, BATCH_QUEUE, BATCH_LINE_QUEUE, SHARED_SANDBOX_QUEUE] as const;

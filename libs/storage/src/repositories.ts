@@ -113,9 +113,15 @@ export class FileRepository {
   }
 }
 
+/** A tenant's containers that are not expired, and seconds until the first of them expires (0 if none). */
+export interface LiveContainers {
+  live: number;
+  firstExpiryS: number;
+}
+
 export class ContainerRepository {
   private readonly records: RedisRecords<ContainerRecord>;
-  constructor(redis: Redis) {
+  constructor(private readonly redis: Redis) {
     this.records = new RedisRecords(redis, 'container');
   }
 
@@ -150,11 +156,23 @@ export class ContainerRepository {
   }
 
   /** How many of the tenant's containers are not expired, and in how many seconds the first of them expires. */
-  async countLive(tenant: string, nowSec: number): Promise<{ live: number; firstExpiryS: number }> {
-    const records = await this.records.getMany(await this.records.allIds(tenant));
-    const live = records.filter((r): r is ContainerRecord => r !== null && !isExpired(r, nowSec));
-    const expiries = live.map((r) => r.last_active_at + r.expires_minutes * 60 - nowSec);
-    return { live: live.length, firstExpiryS: live.length > 0 ? Math.min(...expiries) : 0 };
+  async countLive(tenant: string, nowSec: number): Promise<LiveContainers> {
+    const { live, firstExpiryS } = await this.liveWithin(tenant, nowSec, 0, []);
+    return { live, firstExpiryS };
+  }
+
+  /**
+   * Inserts `r` unless its tenant already has `limit` containers that are not expired, counted and
+   * inserted in one step; `inserted: false` changes nothing. Returns the count after it.
+   */
+  async insertWithin(r: ContainerRecord, limit: number, nowSec: number): Promise<LiveContainers & { inserted: boolean }> {
+    return this.liveWithin(r.tenant, nowSec, limit, [r.id, JSON.stringify(r), Date.now()]);
+  }
+
+  private async liveWithin(tenant: string, nowSec: number, limit: number, insert: (string | number)[]): Promise<LiveContainers & { inserted: boolean }> {
+    const keys = [this.records.indexKey(tenant), this.records.indexKey('all')];
+    const [inserted, live, firstExpiryS] = (await runScript(this.redis, 'ciboxInsertContainerWithin', keys, [this.records.recordKey(''), nowSec, limit, ...insert])) as number[];
+    return { inserted: inserted === 1, live: live ?? 0, firstExpiryS: firstExpiryS ?? 0 };
   }
 }
 

@@ -202,6 +202,36 @@ export const REDIS_SCRIPTS = {
       return 1`,
   },
   /**
+   * Counts a tenant's live containers from their records and, given a record and a limit, inserts it
+   * only while fewer than the limit are live: count and insert are one step, so two creations racing
+   * at the limit cannot both get in. Live is `isExpired`'s opposite (repositories.ts), in seconds.
+   * KEYS: the tenant's index, the index of all containers. ARGV: record key prefix, now (s), limit,
+   * then the id, record JSON and index score of the container to insert (none to only count).
+   * Returns {inserted (1 or 0), live containers after it, s until the first live one expires}.
+   */
+  ciboxInsertContainerWithin: {
+    numberOfKeys: 2,
+    lua: `
+      local now = tonumber(ARGV[2])
+      local live, first = 0, 0
+      for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+        local raw = redis.call('GET', ARGV[1] .. id)
+        if raw then
+          local r = cjson.decode(raw)
+          local left = r.last_active_at + r.expires_minutes * 60 - now
+          if not r.expired and left > 0 then
+            live = live + 1
+            if first == 0 or left < first then first = left end
+          end
+        end
+      end
+      if not ARGV[4] or live >= tonumber(ARGV[3]) then return {0, live, first} end
+      redis.call('SET', ARGV[1] .. ARGV[4], ARGV[5])
+      redis.call('ZADD', KEYS[1], ARGV[6], ARGV[4])
+      redis.call('ZADD', KEYS[2], ARGV[6], ARGV[4])
+      return {1, live + 1, first}`,
+  },
+  /**
    * Takes one slot of a tenant's limit, on Redis's clock so every api instance agrees. KEYS: a sorted
    * set of entries scored by when they expire (ms). ARGV: member, its lifetime ms, limit. Expired
    * entries are dropped first, so a slot that nobody released frees itself. Returns {taken (1 or 0),

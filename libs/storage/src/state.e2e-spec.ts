@@ -4,6 +4,7 @@ import type { ExecutionObject } from '@cibox/contracts';
 import { executionObject } from '@cibox/queue';
 import { ExecutionRepository, type StoredExecution } from './execution.repository';
 import { WorkerRegistry } from './worker-registry';
+import { ContainerRepository, type ContainerRecord } from './repositories';
 
 /** The Redis state scripts, against the suite's real Redis. */
 describe('shared state in Redis', () => {
@@ -76,6 +77,38 @@ describe('shared state in Redis', () => {
       expect(await reg.bindSandbox(c, 'sb1')).toBe('sb1');
       expect(await reg.bindSandbox(c, 'sb2')).toBe('sb1');
       expect(await reg.boundSandbox(c)).toBe('sb2');
+    });
+  });
+
+  describe('ContainerRepository', () => {
+    const container = (tenant: string, fields: Partial<ContainerRecord> = {}): ContainerRecord => ({
+      id: `cntr_${randomBytes(6).toString('hex')}`,
+      tenant,
+      name: 'c',
+      created_at: 1000,
+      last_active_at: 1000,
+      expires_minutes: 20,
+      memory_limit: '1g',
+      expired: false,
+      ...fields,
+    });
+
+    it('counts live containers and inserts within a limit in one step, expired ones not counted', async () => {
+      const repo = new ContainerRepository(redis);
+      const tenant = `tn_${randomBytes(6).toString('hex')}`;
+      const now = 1000 + 5 * 60;
+      await repo.insert(container(tenant, { expired: true }));
+      await repo.insert(container(tenant, { last_active_at: now - 20 * 60 }));
+      expect(await repo.countLive(tenant, now)).toEqual({ live: 0, firstExpiryS: 0 });
+      const first = container(tenant);
+      expect(await repo.insertWithin(first, 2, now)).toEqual({ inserted: true, live: 1, firstExpiryS: 0 });
+      expect(await repo.insertWithin(container(tenant, { last_active_at: now }), 2, now)).toEqual({ inserted: true, live: 2, firstExpiryS: 15 * 60 });
+      const refused = container(tenant);
+      expect(await repo.insertWithin(refused, 2, now)).toEqual({ inserted: false, live: 2, firstExpiryS: 15 * 60 });
+      expect(await repo.get(tenant, refused.id)).toBeNull();
+      expect(await repo.get(tenant, first.id)).toEqual(first);
+      expect((await repo.list(tenant, { limit: 10, order: 'asc' })).data).toHaveLength(4);
+      expect(await repo.countLive(`tn_other`, now)).toEqual({ live: 0, firstExpiryS: 0 });
     });
   });
 });

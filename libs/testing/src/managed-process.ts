@@ -29,6 +29,8 @@ export interface ManagedProcess {
   readonly child: ChildProcess;
   /** How many times supervision has restarted it. */
   readonly restarts: number;
+  /** Where its output goes (across restarts). */
+  readonly logFile: string;
   /** Ends it (SIGKILL after 10 s) and cancels any pending restart. */
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -92,6 +94,7 @@ export function launchProcess(spec: LaunchSpec): ManagedProcess {
 
   return {
     name: spec.name,
+    logFile: spec.logFile,
     get child() {
       return child;
     },

@@ -60,13 +60,13 @@ export async function ageContainer(containerId: string, seconds: number): Promis
   }
 }
 
-/** Every object key in the stack's S3 bucket (the embedded server's defaults). */
-export async function storedObjectKeys(): Promise<string[]> {
+/** Every object key under `prefix` in a stack's S3 bucket (the embedded server's defaults; the suite's stack unless `s3Endpoint`). */
+export async function storedObjectKeys(opts: { s3Endpoint?: string; prefix?: string } = {}): Promise<string[]> {
   const { Client } = await import('minio');
-  const url = new URL(process.env.CIBOX_S3_ENDPOINT!);
+  const url = new URL(opts.s3Endpoint ?? process.env.CIBOX_S3_ENDPOINT!);
   const s3 = new Client({ endPoint: url.hostname, port: Number(url.port), useSSL: false, accessKey: 'S3RVER', secretKey: 'S3RVER', region: 'us-east-1' });
   const keys: string[] = [];
   // ListObjects v1: the embedded server answers v2's second page (past 1,000 keys) with a 500.
-  for await (const item of s3.listObjects('cibox', '', true) as AsyncIterable<{ name?: string }>) if (item.name) keys.push(item.name);
+  for await (const item of s3.listObjects('cibox', opts.prefix ?? '', true) as AsyncIterable<{ name?: string }>) if (item.name) keys.push(item.name);
   return keys.sort();
 }

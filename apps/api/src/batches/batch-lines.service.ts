@@ -6,6 +6,7 @@ import { BatchEndpoints } from './batch-endpoints.service';
 import { parseBatchLine } from './batch-line';
 import { MAX_LINE_BYTES, expiredOutcome, lineErrorOutcome, pastWindow, replyOutcome } from './batch-outcomes';
 import { BatchSignals } from './batch-signals';
+import { ApiMetrics } from '../metrics/api-metrics.service';
 
 /**
  * Runs one line of a batch through its endpoint and records how it ended, once. A line whose batch
@@ -18,6 +19,7 @@ export class BatchLines {
     private readonly batches: BatchRepository,
     private readonly endpoints: BatchEndpoints,
     private readonly signals: BatchSignals,
+    private readonly metrics: ApiMetrics,
   ) {}
 
   /** Rejects only when `signal` aborts the line, which is then not recorded (and is to be run again). */
@@ -27,11 +29,16 @@ export class BatchLines {
     // Validated before it was queued; parsed again here for its body.
     const parsed = parseBatchLine(Buffer.from(text), batch.endpoint, () => undefined, MAX_LINE_BYTES);
     let outcome;
+    let expired = false;
     if (!parsed.ok) outcome = lineErrorOutcome(parsed.customId, line, parsed.code, parsed.message);
-    else if (pastWindow(batch, nowSeconds())) outcome = expiredOutcome(parsed.customId, line);
+    else if (pastWindow(batch, nowSeconds())) {
+      outcome = expiredOutcome(parsed.customId, line);
+      expired = true;
+    }
     else if (batch.status !== 'in_progress') outcome = null;
     else outcome = replyOutcome(parsed.customId, await this.endpoints.run(batch.tenant, batch.endpoint, parsed.body, batch.origin, signal));
-    await this.batches.recordLine(batchId, line, outcome);
+    // Counted once, by whoever recorded it: a line run twice (its job handed on) is recorded once.
+    if ((await this.batches.recordLine(batchId, line, outcome)) && outcome) this.metrics.batchLines.inc({ outcome: expired ? 'expired' : outcome.count });
     this.signals.notify(batchId);
   }
 
@@ -40,7 +47,9 @@ export class BatchLines {
     const batch = await this.batches.getAny(batchId);
     if (!batch || FINAL_BATCH_STATUSES.includes(batch.status)) return;
     const parsed = parseBatchLine(Buffer.from(text), batch.endpoint, () => undefined, MAX_LINE_BYTES);
-    await this.batches.recordLine(batchId, line, lineErrorOutcome(parsed.customId, line, 'line_failed', `The request could not be run: ${reason}`));
+    if (await this.batches.recordLine(batchId, line, lineErrorOutcome(parsed.customId, line, 'line_failed', `The request could not be run: ${reason}`))) {
+      this.metrics.batchLines.inc({ outcome: 'failed' });
+    }
     this.signals.notify(batchId);
   }
 }

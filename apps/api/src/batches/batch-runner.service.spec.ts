@@ -59,7 +59,7 @@ function runner(batches: FakeBatches, webhooks?: WebhookEmitter) {
   const output = { write: (_b: BatchRecord, file: 'output' | 'error') => Promise.resolve(file === 'output' ? 'file-out' : null) } as unknown as BatchFiles;
   // Reading the input and queueing lines are not reached when the input has ended.
   const unused = {} as never;
-  return new BatchRunner(config, unused, batches as unknown as BatchRepository, unused, unused, output, new BatchSignals(), unused, webhooks);
+  return new BatchRunner(config, unused, batches as unknown as BatchRepository, unused, unused, output, new BatchSignals(), unused, unused, webhooks);
 }
 
 function emitter() {

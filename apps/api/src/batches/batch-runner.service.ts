@@ -12,6 +12,7 @@ import { parseBatchLine } from './batch-line';
 import { MAX_LINE_BYTES, expiredOutcome, isBlank, lineErrorOutcome, pastWindow } from './batch-outcomes';
 import { BatchSignals } from './batch-signals';
 import { InputReadError, InputReader } from './batch-input';
+import { ApiMetrics } from '../metrics/api-metrics.service';
 
 /** How often a runner looks at its batch when none of its lines ended in this process meanwhile. */
 const POLL_MS = 200;
@@ -54,6 +55,7 @@ export class BatchRunner {
     private readonly output: BatchFiles,
     private readonly signals: BatchSignals,
     @InjectQueue(BATCH_LINE_QUEUE) private readonly lines: Queue<BatchLineJob['data'], void, BatchLineJob['name']>,
+    private readonly metrics: ApiMetrics,
     @Optional() @Inject(WEBHOOK_EMITTER) private readonly webhooks?: WebhookEmitter,
   ) {}
 
@@ -88,9 +90,11 @@ export class BatchRunner {
         const parsed = parseBatchLine(line.bytes, batch.endpoint, (body) => this.endpoints.validate(batch.endpoint, body), MAX_LINE_BYTES);
         if (!parsed.ok) {
           await this.batches.recordInvalid(batch.id, line.number, lineErrorOutcome(parsed.customId, line.number, parsed.code, parsed.message).json);
+          this.metrics.batchLines.inc({ outcome: 'invalid' });
         } else if (!(await this.batches.claimCustomId(batch.id, parsed.customId))) {
           const message = `The custom_id '${parsed.customId}' is used by an earlier line; each must be unique.`;
           await this.batches.recordInvalid(batch.id, line.number, lineErrorOutcome(parsed.customId, line.number, 'duplicate_custom_id', message).json);
+          this.metrics.batchLines.inc({ outcome: 'invalid' });
         } else if (model === null && typeof parsed.body.model === 'string') {
           model = parsed.body.model;
         }
@@ -241,7 +245,7 @@ export class BatchRunner {
       for (let line = await reader.next(); line; line = await reader.next()) {
         if (line.bytes === null || isBlank(line.bytes) || (await this.batches.isInvalid(batch.id, line.number))) continue;
         const parsed = parseBatchLine(line.bytes, batch.endpoint, () => undefined, MAX_LINE_BYTES);
-        await this.batches.recordLine(batch.id, line.number, expiredOutcome(parsed.customId, line.number));
+        if (await this.batches.recordLine(batch.id, line.number, expiredOutcome(parsed.customId, line.number))) this.metrics.batchLines.inc({ outcome: 'expired' });
       }
     } finally {
       reader.close();

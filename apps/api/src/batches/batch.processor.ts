@@ -42,7 +42,8 @@ export abstract class BatchRunProcessor extends BatchQueueProcessor {
   }
 
   override async process(job: Job<BatchJob['data'], void, BatchJob['name']>, token?: string): Promise<void> {
-    if (!(await this.runner.run(job.data.batchId, this.stopping.signal))) await this.handBack(job, token);
+    const done = await this.logContext.run({ batchId: job.data.batchId }, () => this.runner.run(job.data.batchId, this.stopping.signal));
+    if (!done) await this.handBack(job, token);
   }
 
   @OnWorkerEvent('failed')
@@ -62,7 +63,7 @@ export abstract class BatchLineProcessor extends BatchQueueProcessor {
 
   override async process(job: Job<BatchLineJob['data'], void, BatchLineJob['name']>, token?: string): Promise<void> {
     try {
-      await this.lines.run(job.data, this.stopping.signal);
+      await this.logContext.run({ batchId: job.data.batchId }, () => this.lines.run(job.data, this.stopping.signal));
     } catch (err) {
       if (this.stopping.signal.aborted) await this.handBack(job, token);
       throw err;

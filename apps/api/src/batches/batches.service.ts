@@ -3,7 +3,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { InvalidRequestError, NotFoundError, newId, nowSeconds, type BatchObject, type CreateBatchRequest, type ListQuery } from '@cibox/contracts';
-import { BATCH_QUEUE, type BatchJob } from '@cibox/queue';
+import { BATCH_QUEUE, LogContext, type BatchJob } from '@cibox/queue';
 import { BatchRepository, FileRepository, emptyBatchUsage, newBatchRecord, type BatchProgress, type BatchRecord } from '@cibox/storage';
 import { toListEnvelope } from '../common/list';
 
@@ -18,6 +18,7 @@ export class BatchesService {
     private readonly batches: BatchRepository,
     private readonly files: FileRepository,
     @InjectQueue(BATCH_QUEUE) private readonly queue: Queue<BatchJob['data'], void, BatchJob['name']>,
+    private readonly log: LogContext,
   ) {}
 
   /** `origin`: what the signed links in its responses are built on (PUBLIC_BASE_URL wins). */
@@ -39,6 +40,7 @@ export class BatchesService {
       metadata: request.metadata ?? null,
       output_expires_after_s: request.output_expires_after?.seconds ?? null,
     });
+    this.log.assign({ batchId: record.id });
     await this.batches.insert(record);
     await this.queue.add('run', { batchId: record.id }, { jobId: record.id, ...RUN_JOB_OPTIONS });
     return this.present(record);

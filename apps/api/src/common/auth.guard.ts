@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { APP_CONFIG, hashKey, type AppConfig } from '@cibox/config';
 import { AuthenticationError } from '@cibox/contracts';
+import { LogContext } from '@cibox/queue';
 
 const PUBLIC = 'cibox:public';
 /** Marks a route that needs no API key (health). */
@@ -27,6 +28,7 @@ export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly log: LogContext,
   ) {}
 
   canActivate(ctx: ExecutionContext): boolean {
@@ -37,6 +39,7 @@ export class AuthGuard implements CanActivate {
     const tenant = match?.[1] ? this.config.apiKeyTenants.get(hashKey(match[1])) : undefined;
     if (tenant) {
       req.tenant = tenant;
+      this.log.assign({ tenant });
       return true;
     }
     // A valid key wins; without one, a request carrying a link goes on to the route's link guard.

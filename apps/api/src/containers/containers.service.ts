@@ -21,6 +21,7 @@ import {
   type ContainerRecord,
   type ObjectStore,
 } from '@cibox/storage';
+import { LogContext } from '@cibox/queue';
 import { toListEnvelope } from '../common/list';
 import { SandboxControl } from '../sandboxes/sandbox-control.service';
 import { QuotasService } from '../quotas/quotas.service';
@@ -36,6 +37,7 @@ export class ContainersService {
     private readonly files: FileRepository,
     private readonly sandboxes: SandboxControl,
     private readonly quotas: QuotasService,
+    private readonly log: LogContext,
   ) {}
 
   async create(tenant: string, req: CreateContainerRequest): Promise<ContainerObject> {
@@ -60,6 +62,7 @@ export class ContainersService {
       memory_limit: req.memory_limit ?? '1g',
       expired: false,
     };
+    this.log.assign({ containerId: record.id });
     // Placed before anything is stored: when every worker is full, the 429 leaves nothing behind.
     await this.sandboxes.place(record.id, record.memory_limit);
     try {
@@ -78,8 +81,10 @@ export class ContainersService {
           object_key: key,
         });
       }
-      await this.containers.insert(record);
+      // Refused at the limit when a creation raced this one: its files and place go with it.
+      await this.quotas.insertContainer(record);
     } catch (err) {
+      await this.removeFiles(record.id).catch(() => undefined);
       await this.sandboxes.destroy(record.id).catch(() => undefined);
       throw err;
     }
@@ -115,15 +120,20 @@ export class ContainersService {
   async remove(tenant: string, id: string) {
     const record = await this.find(tenant, id);
     await this.containers.remove(record);
-    const files = await this.containerFiles.removeAll(record.id);
-    await Promise.all(files.map((f) => this.store.remove(f.object_key).catch(() => undefined)));
+    await this.removeFiles(record.id);
     await this.sandboxes.destroy(record.id);
     return { id, object: 'container.deleted' as const, deleted: true as const };
+  }
+
+  private async removeFiles(containerId: string): Promise<void> {
+    const files = await this.containerFiles.removeAll(containerId);
+    await Promise.all(files.map((f) => this.store.remove(f.object_key).catch(() => undefined)));
   }
 
   private async find(tenant: string, id: string): Promise<ContainerRecord> {
     const record = await this.containers.get(tenant, id);
     if (!record) throw new NotFoundError('Container', id);
+    this.log.assign({ containerId: id });
     return record;
   }
 

@@ -8,7 +8,7 @@ import {
   type ExecutionEvent,
   type ExecutionObject,
 } from '@cibox/contracts';
-import { executionBoundMs, executionObject, type ExecuteJobData } from '@cibox/queue';
+import { LogContext, executionBoundMs, executionObject, type ExecuteJobData } from '@cibox/queue';
 import { ExecutionRepository } from '@cibox/storage';
 import { ContainersService } from '../containers/containers.service';
 import { ExecutionEvents } from './execution-events.service';
@@ -31,6 +31,7 @@ export class ExecutionsService {
     private readonly sandboxes: SandboxControl,
     private readonly events: ExecutionEvents,
     private readonly quotas: QuotasService,
+    private readonly log: LogContext,
   ) {}
 
   /**
@@ -43,6 +44,7 @@ export class ExecutionsService {
     const active = this.containers.requireActive(tenant, containerId);
     const [container, queue] = await Promise.all([active, this.sandboxes.queueFor(containerId, active)]);
     const timeoutMs = Math.min(req.timeout_ms ?? this.config.sandbox.timeoutDefaultMs, this.config.sandbox.timeoutMaxMs);
+    const { requestId, responseId } = this.log.current();
     const data: ExecuteJobData = {
       executionId: newId('execution'),
       containerId: container.id,
@@ -53,7 +55,10 @@ export class ExecutionsService {
       createdAt: nowSeconds(),
       replyChannel: this.events.replyChannel,
       stream: req.stream === true,
+      requestId,
+      responseId,
     };
+    this.log.assign({ containerId: container.id, executionId: data.executionId });
     const waitMs = QUEUE_WAIT_MS + executionBoundMs(timeoutMs);
     // Held from before the job is queued to the end of this generator, whatever the outcome; should
     // this process die, the slot frees itself once the api would have given up on the execution.

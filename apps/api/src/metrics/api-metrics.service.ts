@@ -1,13 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { BATCH_LINE_QUEUE, BATCH_QUEUE, QueueProducers, RESPONSES_QUEUE, SHARED_SANDBOX_QUEUE, WEBHOOK_QUEUE } from '@cibox/queue';
+import { FIXED_QUEUES, QueueProducers, QueueWaitHistogram } from '@cibox/queue';
 
-/** Queues whose depth is reported; per-worker queues are left out to keep the series bounded. */
-const WATCHED_QUEUES = [RESPONSES_QUEUE, WEBHOOK_QUEUE, BATCH_QUEUE, BATCH_LINE_QUEUE, SHARED_SANDBOX_QUEUE];
 const QUEUE_STATES = ['waiting', 'active', 'delayed'] as const;
 
-/** The api's Prometheus registry: HTTP latency, queue depth (read at scrape time), webhook attempts, process metrics. */
+/**
+ * The api's Prometheus registry: HTTP latency, queue depth (read at scrape time) and the waits of
+ * the queues the api consumes, webhook attempts, batch lines, process metrics.
+ */
 @Injectable()
 export class ApiMetrics {
   readonly registry = new Registry();
@@ -28,8 +29,19 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
+  /** Batch lines that ended, by outcome: `completed` (a 2xx reply), `failed` (any other reply, or the line could not run), `expired` (the window closed first), `invalid` (refused at validation). */
+  readonly batchLines = new Counter({
+    name: 'cibox_batch_lines_total',
+    help: 'Batch lines that ended, by outcome: completed, failed, expired, invalid',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly queueWaits = new QueueWaitHistogram(this.registry);
+
   constructor(@Inject(QueueProducers) producers: QueueProducers) {
     collectDefaultMetrics({ register: this.registry });
+    // Per-worker queues are left out, to keep the series bounded.
     new Gauge({
       name: 'cibox_queue_jobs',
       help: 'Jobs in a queue by state, read when scraped',
@@ -37,7 +49,7 @@ export class ApiMetrics {
       registers: [this.registry],
       async collect() {
         await Promise.all(
-          WATCHED_QUEUES.map(async (name) => {
+          FIXED_QUEUES.map(async (name) => {
             const counts = await producers.get(name).getJobCounts(...QUEUE_STATES);
             for (const state of QUEUE_STATES) this.set({ queue: name, state }, counts[state] ?? 0);
           }),

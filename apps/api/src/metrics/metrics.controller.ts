@@ -1,11 +1,9 @@
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { timingSafeEqual } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { Public } from '../common/auth.guard';
+import { sameSecret } from '../common/same-secret';
 import { ApiMetrics } from './api-metrics.service';
-
-const sameSecret = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 /** Prometheus exposition; behind `METRICS_TOKEN` when it is set, not behind the tenants' keys. */
 @Controller('metrics')

@@ -1,9 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, limitsOf, type AppConfig } from '@cibox/config';
 import { RateLimitError, nowSeconds } from '@cibox/contracts';
-import { ContainerRepository, QuotaRepository } from '@cibox/storage';
+import { ContainerRepository, QuotaRepository, type ContainerRecord } from '@cibox/storage';
 
 const MINUTE_MS = 60_000;
+
+const tooManyContainers = (limit: number, firstExpiryS: number) =>
+  new RateLimitError(`Too many live containers: the limit is ${limit}. Delete one or wait for one to expire.`, 'containers', limit, firstExpiryS * 1000);
 
 /** The tenants' limits of the keys file (API_KEYS_FILE), enforced with counters shared in Redis. */
 @Injectable()
@@ -16,16 +19,26 @@ export class QuotasService {
 
   /**
    * Throws RateLimitError when the tenant already has `live_containers` containers that have not
-   * expired (those that responses and chat completions create included). Counted from the records,
-   * not a counter: two creations racing on different api instances may both pass at the limit.
+   * expired (those that responses and chat completions create included): a refusal before any work.
+   * `insertContainer` decides for good.
    */
   async checkLiveContainers(tenant: string): Promise<void> {
     const limit = limitsOf(this.config, tenant).live_containers;
     if (limit === undefined) return;
     const { live, firstExpiryS } = await this.containers.countLive(tenant, nowSeconds());
-    if (live >= limit) {
-      throw new RateLimitError(`Too many live containers: the limit is ${limit}. Delete one or wait for one to expire.`, 'containers', limit, firstExpiryS * 1000);
-    }
+    if (live >= limit) throw tooManyContainers(limit, firstExpiryS);
+  }
+
+  /**
+   * Stores a new container within its tenant's `live_containers`. The count and the insert are one
+   * step in Redis, so of creations racing at the limit, on any api instance, only as many get in as
+   * it allows; the others get RateLimitError and the container is not stored.
+   */
+  async insertContainer(record: ContainerRecord): Promise<void> {
+    const limit = limitsOf(this.config, record.tenant).live_containers;
+    if (limit === undefined) return this.containers.insert(record);
+    const { inserted, firstExpiryS } = await this.containers.insertWithin(record, limit, nowSeconds());
+    if (!inserted) throw tooManyContainers(limit, firstExpiryS);
   }
 
   /**

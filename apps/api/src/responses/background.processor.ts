@@ -17,7 +17,8 @@ export abstract class BackgroundResponsesProcessor extends QueueProcessor {
   }
 
   override async process(job: Job<BackgroundResponseJob>): Promise<void> {
-    await this.responses.runBackground(job.data.responseId);
+    const { responseId, requestId } = job.data;
+    await this.logContext.run({ responseId, requestId }, () => this.responses.runBackground(responseId));
   }
 
   /** A job BullMQ gave up on (its api kept dying) must not leave its response `in_progress`. */

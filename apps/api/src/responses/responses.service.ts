@@ -3,7 +3,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { ApiError, CONTAINER_DATA_DIR, InvalidRequestError, ModelNotConfiguredError, NotFoundError, newId, type MemoryLimit } from '@cibox/contracts';
-import { RESPONSES_QUEUE, type BackgroundResponseJob } from '@cibox/queue';
+import { LogContext, RESPONSES_QUEUE, type BackgroundResponseJob } from '@cibox/queue';
 import {
   ResponseRun,
   convertInput,
@@ -77,6 +77,7 @@ export class ResponsesService {
     private readonly sandboxes: CodeSandbox,
     private readonly cancels: ResponseCancels,
     @InjectQueue(RESPONSES_QUEUE) private readonly queue: Queue<BackgroundResponseJob>,
+    private readonly log: LogContext,
     @Optional() @Inject(WEBHOOK_EMITTER) private readonly webhooks: WebhookEmitter | null,
   ) {}
 
@@ -104,6 +105,7 @@ export class ResponsesService {
   async prepare(tenant: string, body: unknown, origin: string, opts: { id?: string; attempts?: number } = {}): Promise<PreparedResponse> {
     const { request, previous, ci } = await this.validate(tenant, body);
     const id = opts.id ?? newId('response');
+    this.log.assign({ tenant, responseId: id });
     const { port: sandbox, note } = ci ? await this.sandbox(tenant, id, ci, previous, origin) : { port: null, note: null };
     const budget = { bytes: 0 };
     const input = await convertInput(request.input, sandbox ? this.inputFiles(tenant, sandbox, budget) : this.imagesOnly(tenant, budget));
@@ -194,11 +196,12 @@ export class ResponsesService {
   async createBackground(tenant: string, body: unknown, origin: string): Promise<ResponseObject> {
     const { request } = await this.validate(tenant, body);
     const id = newId('response');
+    this.log.assign({ responseId: id });
     const response: ResponseObject = { ...initialResponse(id, request), status: 'queued', attempts: 0 };
     const stored: StoredResponse = { tenant, response, input_items: [], transcript: [], container_id: null, background: { body, origin, attempts: 0 } };
     await this.responses.save(stored);
     try {
-      await this.queue.add('run', { responseId: id }, { jobId: id, removeOnComplete: true, removeOnFail: 1000 });
+      await this.queue.add('run', { responseId: id, requestId: this.log.current().requestId }, { jobId: id, removeOnComplete: true, removeOnFail: 1000 });
     } catch (err) {
       // Not queued: nothing will run it, so it must not stay `queued`.
       await this.endBackground(id, 'failed', 'The response could not be queued.').catch(() => undefined);

@@ -5,6 +5,7 @@ import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { WorkerRegistry } from '@cibox/storage';
 import { HeartbeatService } from '../heartbeat/heartbeat.service';
 import { SandboxEngine } from '../sandbox/sandbox-engine.service';
+import { QueueWaitHistogram } from '@cibox/queue';
 import { SandboxPool } from '../sandbox/sandbox-pool.service';
 
 /**
@@ -31,6 +32,9 @@ export class WorkerMetrics implements OnApplicationBootstrap, OnModuleDestroy {
     help: 'Sandboxes discarded after an execution lost them (crash, kill, OOM, protocol violation) and started again',
     registers: [this.registry],
   });
+
+  /** Waits of the shared sandbox queue and of this worker's own (`sandbox-worker`). */
+  readonly queueWaits = new QueueWaitHistogram(this.registry);
 
   readonly protocolViolations = new Counter({
     name: 'cibox_kernel_protocol_violations_total',

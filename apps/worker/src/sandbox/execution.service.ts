@@ -118,6 +118,8 @@ export class ExecutionService {
     // Already started by a worker that died (BullMQ handed the stalled job on): its code may have
     // had effects, and its kernel is gone, so it is failed rather than run again.
     if (start === 'started') return this.failLost(job);
+    // The job's log scope (SandboxProcessor) names the execution, its container, tenant, request and response.
+    this.logger.log('execution started');
     if (!container || isExpired(container, nowSeconds())) {
       status = 'failed';
       error = { name: 'ContainerUnavailable', value: container ? 'Container is expired.' : 'Container was deleted.', traceback: [] };
@@ -266,6 +268,7 @@ export class ExecutionService {
 
     await published;
     this.metrics.executionDuration.observe({ status }, (Date.now() - started) / 1000);
+    this.logger.log({ msg: 'execution ended', status, durationMs: Date.now() - started, stateLost, error: error?.name });
     await this.finish(
       job,
       executionObject(job, {

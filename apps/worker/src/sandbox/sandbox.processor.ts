@@ -3,7 +3,7 @@ import { Processor } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@cibox/config';
 import { WorkerRegistry } from '@cibox/storage';
-import { QueueProcessor, QueueProducers, SHARED_SANDBOX_QUEUE, workerSandboxQueue, type ExecuteJobData, type SandboxJob } from '@cibox/queue';
+import { QueueProcessor, QueueProducers, SHARED_SANDBOX_QUEUE, logFieldsOf, workerSandboxQueue, type ExecuteJobData, type SandboxJob } from '@cibox/queue';
 import { ExecutionService } from './execution.service';
 import { SandboxPool } from './sandbox-pool.service';
 
@@ -24,8 +24,14 @@ export abstract class SandboxProcessor extends QueueProcessor {
     super();
   }
 
-  override async process(job: Job<SandboxJob['data'], void, SandboxJob['name']>): Promise<void> {
+  override process(job: Job<SandboxJob['data'], void, SandboxJob['name']>): Promise<void> {
     const sandboxJob = { name: job.name, data: job.data } as SandboxJob;
+    // Every line about the job names this worker, the container, and for an execution its tenant, id
+    // and where it came from (the api request, the response).
+    return this.logContext.run({ workerId: this.config.workerId, ...logFieldsOf(sandboxJob.data) }, () => this.run(job, sandboxJob));
+  }
+
+  private async run(job: Job, sandboxJob: SandboxJob): Promise<void> {
     switch (sandboxJob.name) {
       case 'execute': {
         // Checked for jobs of this worker's own queue too: one may have been queued there just as the
