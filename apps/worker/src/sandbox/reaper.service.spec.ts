@@ -60,3 +60,33 @@ describe('ReaperService: sandboxes left on its engine', () => {
     await pool.onModuleDestroy();
   });
 });
+
+/** The sweep of the containers placed on this worker: what ends their reservations when nobody deletes them. */
+describe('ReaperService: reservations of containers nobody deletes', () => {
+  const config = { workerId: 'w-me', sandbox: { warmPoolSize: 0 }, reaperIntervalMs: 60_000 } as AppConfig;
+
+  it('frees the place of a container that expired idle, without a sandbox and without any call to destroy it', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const records = new Map([
+      ['cntr_idle', { id: 'cntr_idle', expired: false, last_active_at: now - 3600, expires_minutes: 20 }],
+      ['cntr_busy', { id: 'cntr_busy', expired: false, last_active_at: now, expires_minutes: 20 }],
+    ]);
+    const saved: string[] = [];
+    const containers = {
+      getAny: (id: string) => Promise.resolve(records.get(id) ?? null),
+      save: (r: { id: string; expired: boolean }) => Promise.resolve(void saved.push(`${r.id}:${r.expired}`)),
+    } as unknown as ContainerRepository;
+    const released: string[] = [];
+    const registry = {
+      dead: () => Promise.resolve([]),
+      isAlive: () => Promise.resolve(true),
+      containersOf: () => Promise.resolve([...records.keys()]),
+      release: (id: string, owner?: string) => Promise.resolve(void released.push(`${id}@${owner}`)),
+    } as unknown as WorkerRegistry;
+    const driver = new FakeSandboxDriver();
+    const reaper = new ReaperService(config, driver, new SandboxPool(config, driver), containers, {} as ExecutionService, registry, {} as QueueProducers);
+    await reaper.tick();
+    expect(released).toEqual(['cntr_idle@w-me']);
+    expect(saved).toEqual(['cntr_idle:true']);
+  });
+});
