@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import type { Browser } from 'playwright-core';
 import { eventually, launchChromium, startSuiteStack, type Stack } from '@cibox/testing';
 import { expectOpenAIError, raw } from './support/clients';
@@ -55,6 +56,39 @@ describe('the queue dashboard', () => {
       expectOpenAIError(body, null);
       expect(body.error.code).toBe('invalid_api_key');
     }
+  });
+
+  it('opens to no path trick without the key: case, dot segments, encoded or doubled slashes, HEAD and OPTIONS', async () => {
+    // Sent byte for byte (fetch would normalize the path): each is refused, or is no dashboard path at all.
+    const send = (method: string, target: string) =>
+      new Promise<number>((resolve, reject) => {
+        const url = new URL(stack.baseUrl);
+        request({ host: url.hostname, port: url.port, method, path: target }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        })
+          .on('error', reject)
+          .end();
+      });
+    const targets = [
+      '/ADMIN/QUEUES/api/queues',
+      '/admin/queues/../admin/queues/api/queues',
+      '/admin/x/../queues/api/queues',
+      '/admin/%71ueues/api/queues',
+      '/admin%2Fqueues/api/queues',
+      '//admin/queues/api/queues',
+      '/admin/queues//api/queues',
+      '/containers/../admin/queues/api/queues',
+      '/v1/admin/queues/api/queues',
+      `http://elsewhere.example/admin/queues/api/queues`,
+      '/admin/queues/static/%2e%2e/%2e%2e/package.json',
+    ];
+    const answered: string[] = [];
+    for (const target of targets) {
+      for (const method of ['GET', 'HEAD', 'OPTIONS', 'PUT']) answered.push(`${method} ${target} ${await send(method, target)}`);
+    }
+    expect(answered.filter((line) => !/ (401|404)$/.test(line))).toEqual([]);
+    expect(answered.filter((line) => line.endsWith(' 401'))).toHaveLength(5 * 4); // the five that reach the dashboard's path meet its gate
   });
 
   it('serves the page with the admin key, as a bearer token or a basic-auth password, with its own content policy', async () => {
