@@ -66,13 +66,15 @@ export const REDIS_SCRIPTS = {
    * recording it as the owner and reserving the container and its memory there (and releasing what
    * a dead or former owner reserved for it). Room is the worker's load once the container is on it:
    * the larger of containers / max_containers and memory / max_memory (a cap of 0 or none is no cap).
-   * KEYS: workers, owner. ARGV: oldest live heartbeat (ms), container id, its bytes, force ('1': place
-   * over a cap rather than refuse), worker key prefix, worker-containers key prefix.
+   * KEYS: workers, owner, placing mark. ARGV: oldest live heartbeat (ms), container id, its bytes, force ('1': place
+   * over a cap rather than refuse), worker key prefix, worker-containers key prefix, mark ttl s.
    * Returns {outcome, worker}: 'owner' (it has a live owner already), 'placed', 'over' (placed past a
    * cap, forced), 'full' (every worker is at a cap: nothing was written) or 'none' (no worker can take it).
+   * A new placement also sets KEYS[3], the container's placing mark, for ARGV[7] s: until its record
+   * is stored, the container is one being created, not one deleted.
    */
   ciboxPlaceContainer: {
-    numberOfKeys: 2,
+    numberOfKeys: 3,
     lua: `${UNRESERVE}
       local owner = redis.call('get', KEYS[2])
       if owner then
@@ -102,6 +104,7 @@ export const REDIS_SCRIPTS = {
       redis.call('set', KEYS[2], best)
       redis.call('hset', ARGV[6] .. best, ARGV[2], ARGV[3])
       redis.call('hincrby', ARGV[5] .. best, 'memory', ARGV[3])
+      redis.call('set', KEYS[3], best, 'EX', tonumber(ARGV[7]))
       return {outcome, best}`,
   },
   /**

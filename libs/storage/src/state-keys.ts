@@ -12,6 +12,11 @@ export const stateKeys = {
   workerContainers: (workerId: string) => `cibox:worker-containers:${workerId}`,
   /** Which worker the container is placed on: it holds the container's sandbox and runs its jobs. */
   containerOwner: (containerId: string) => `cibox:container-owner:${containerId}`,
+  /**
+   * Set (with a ttl) when a container is placed, deleted once its record is stored: a placed
+   * container with neither is one whose creation failed or that was deleted, and its place is freed.
+   */
+  containerPlacing: (containerId: string) => `cibox:container-placing:${containerId}`,
   /** Docker id of the sandbox the container's last execution ran in. */
   containerSandbox: (containerId: string) => `cibox:container-sandbox:${containerId}`,
   /** The installation's id, made once by the first worker: scopes its Docker sandboxes. */

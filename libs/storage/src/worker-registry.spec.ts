@@ -118,6 +118,17 @@ describe('WorkerRegistry placement', () => {
     expect(await reg.place('cntr_2', '1g', { force: false })).toEqual({ outcome: 'placed', worker: 'a' });
   });
 
+  it('marks a new placement as being created, with a ttl, until its record is stored', async () => {
+    await reg.beat('a', caps(10));
+    await reg.place('cntr_1', '1g', { force: false });
+    expect(await reg.placing('cntr_1')).toBe(true);
+    expect(await redis.ttl(stateKeys.containerPlacing('cntr_1'))).toBeGreaterThan(60);
+    await reg.stored('cntr_1');
+    expect(await reg.placing('cntr_1')).toBe(false);
+    expect(await reg.place('cntr_1', '1g', { force: false })).toEqual({ outcome: 'owner', worker: 'a' });
+    expect(await reg.placing('cntr_1')).toBe(false);
+  });
+
   it('forgets a dead worker: its caps, reservations and containers; not one that beat again', async () => {
     await reg.beat('dead', caps(10));
     await reg.place('cntr_1', '1g', { force: false });

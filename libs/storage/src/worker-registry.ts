@@ -9,6 +9,11 @@ import { stateKeys } from './state-keys';
 export const WORKER_HEARTBEAT_TTL_MS = 5_000;
 export const WORKER_HEARTBEAT_INTERVAL_MS = 1_000;
 const SANDBOX_BINDING_TTL_S = 7 * 24 * 3600;
+/**
+ * How long a container placed by its creation may go without a stored record before the reaper
+ * takes it for a failed one: longer than any creation, whose file copies may take minutes.
+ */
+export const CONTAINER_PLACING_GRACE_S = 15 * 60;
 
 /** What a worker takes on, published with each of its heartbeats. */
 export interface WorkerCapacity {
@@ -92,8 +97,8 @@ export class WorkerRegistry {
     const [outcome, worker] = (await runScript(
       this.redis,
       'ciboxPlaceContainer',
-      [stateKeys.workers, stateKeys.containerOwner(containerId)],
-      [this.cutoff(), containerId, MEMORY_TIER_BYTES[memoryLimit]!, force ? '1' : '0', stateKeys.worker(''), stateKeys.workerContainers('')],
+      [stateKeys.workers, stateKeys.containerOwner(containerId), stateKeys.containerPlacing(containerId)],
+      [this.cutoff(), containerId, MEMORY_TIER_BYTES[memoryLimit]!, force ? '1' : '0', stateKeys.worker(''), stateKeys.workerContainers(''), CONTAINER_PLACING_GRACE_S],
     )) as [Placement['outcome'], string];
     return worker ? { outcome: outcome as 'owner' | 'placed' | 'over', worker } : { outcome: outcome as 'full' | 'none', worker: null };
   }
@@ -120,6 +125,16 @@ export class WorkerRegistry {
   async load(workerId: string): Promise<{ containers: number; memoryBytes: number }> {
     const [containers, memory] = await Promise.all([this.redis.hlen(stateKeys.workerContainers(workerId)), this.redis.hget(stateKeys.worker(workerId), 'memory')]);
     return { containers, memoryBytes: Number(memory ?? 0) };
+  }
+
+  /** The container placed by its creation has its record stored now: it is no longer being created. */
+  async stored(containerId: string): Promise<void> {
+    await this.redis.del(stateKeys.containerPlacing(containerId));
+  }
+
+  /** Whether the container was placed by a creation that has not stored its record yet (for the grace). */
+  async placing(containerId: string): Promise<boolean> {
+    return (await this.redis.exists(stateKeys.containerPlacing(containerId))) === 1;
   }
 
   /** Whoever was the container's owner, alive or not. */

@@ -88,6 +88,8 @@ export class ContainersService {
       await this.sandboxes.destroy(record.id).catch(() => undefined);
       throw err;
     }
+    // The container exists now; a mark left behind by a failure here lapses on its own.
+    await this.sandboxes.stored(record.id).catch(() => undefined);
     return toContainerObject(record, now);
   }
 

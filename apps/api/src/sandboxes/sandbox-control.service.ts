@@ -27,6 +27,11 @@ export class SandboxControl {
     }
   }
 
+  /** The placed container's record is stored: from now on its worker's reaper may free its place if it goes. */
+  stored(containerId: string): Promise<void> {
+    return this.registry.stored(containerId);
+  }
+
   /**
    * The queue that should run the container's next job: its live owner's, or the one of the worker
    * it is placed on now (its owner died or handed it over); the shared one when no worker can take it.

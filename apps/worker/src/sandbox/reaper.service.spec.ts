@@ -89,4 +89,24 @@ describe('ReaperService: reservations of containers nobody deletes', () => {
     expect(released).toEqual(['cntr_idle@w-me']);
     expect(saved).toEqual(['cntr_idle:true']);
   });
+
+  it('keeps the place of a container still being created, however many sweeps pass, and frees it once its grace is over', async () => {
+    const containers = { getAny: () => Promise.resolve(null) } as unknown as ContainerRepository;
+    let placing = true;
+    const released: string[] = [];
+    const registry = {
+      dead: () => Promise.resolve([]),
+      isAlive: () => Promise.resolve(true),
+      containersOf: () => Promise.resolve(['cntr_new']),
+      placing: () => Promise.resolve(placing),
+      release: (id: string) => Promise.resolve(void released.push(id)),
+    } as unknown as WorkerRegistry;
+    const driver = new FakeSandboxDriver();
+    const reaper = new ReaperService(config, driver, new SandboxPool(config, driver), containers, {} as ExecutionService, registry, {} as QueueProducers);
+    for (let i = 0; i < 3; i++) await reaper.tick();
+    expect(released).toEqual([]);
+    placing = false; // its mark lapsed: the creation failed without cleaning up
+    await reaper.tick();
+    expect(released).toEqual(['cntr_new']);
+  });
 });

@@ -26,9 +26,6 @@ export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ReaperService.name);
   private timer: NodeJS.Timeout | null = null;
   private running = false;
-  /** Containers placed on this worker that had no record at the last sweep. */
-  private missing = new Set<string>();
-
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(SANDBOX_DRIVER) private readonly driver: SandboxDriver,
@@ -62,26 +59,25 @@ export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
   /**
    * The containers of this worker that expired or were deleted: their sandboxes and their places.
    * A container placed here whose record is missing may be one being created (placed before it is
-   * stored); it is released only if still missing at the next sweep.
+   * stored, which may take minutes of file copies); it is released only once its placing mark is gone.
    */
   private async sweepContainers(): Promise<void> {
     const now = nowSeconds();
     const live = new Set(this.pool.liveContainerIds());
     const placed = await this.registry.containersOf(this.config.workerId);
-    const missing = new Set<string>();
     for (const containerId of new Set([...live, ...placed])) {
-      const record = await this.containers.getAny(containerId);
-      if (record && !isExpired(record, now)) continue;
-      if (!record && !live.has(containerId) && !this.missing.has(containerId)) {
-        missing.add(containerId);
-        continue;
+      let record = await this.containers.getAny(containerId);
+      if (!record && !live.has(containerId)) {
+        if (await this.registry.placing(containerId)) continue;
+        // Its creation may have stored the record and cleared the mark between the two reads.
+        record = await this.containers.getAny(containerId);
       }
+      if (record && !isExpired(record, now)) continue;
       if (record && !record.expired) await this.containers.save({ ...record, expired: true });
       if (live.has(containerId)) this.logger.log(`reaping sandbox of ${record ? 'expired' : 'deleted'} container ${containerId}`);
       await this.pool.discard(containerId);
       await this.registry.release(containerId, this.config.workerId);
     }
-    this.missing = missing;
   }
 
   private async sweepOrphans(): Promise<void> {
