@@ -1,5 +1,21 @@
 import type { Redis } from 'ioredis';
 
+/**
+ * Lua: Redis's clock in ms. Every time compared across processes (heartbeats, limits) is read from
+ * it, so workers and apis on machines whose clocks disagree still agree on who is alive.
+ */
+const NOW_MS = `
+      local function nowMs()
+        local t = redis.call('TIME')
+        return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      end`;
+
+/** Lua: the oldest heartbeat (ms, Redis's clock) of a live worker, given the heartbeat ttl (ms). */
+const LIVE_SINCE = `${NOW_MS}
+      local function liveSince(ttlMs)
+        return nowMs() - tonumber(ttlMs)
+      end`;
+
 /** Lua shared by the placement scripts: drops what `worker` reserved for `container`. */
 const UNRESERVE = `
       local function unreserve(workerPrefix, containersPrefix, worker, container)
@@ -49,16 +65,36 @@ export const REDIS_SCRIPTS = {
       return 'run'`,
   },
   /**
+   * A worker's heartbeat: its time on Redis's clock, and its caps, in one step (placement never sees
+   * one without the other). KEYS: workers, the worker's hash. ARGV: worker id, max containers, max
+   * memory bytes (0 for none), draining ('1' or '0').
+   */
+  ciboxBeat: {
+    numberOfKeys: 2,
+    lua: `${NOW_MS}
+      redis.call('zadd', KEYS[1], nowMs(), ARGV[1])
+      redis.call('hset', KEYS[2], 'max_containers', ARGV[2], 'max_memory', ARGV[3], 'draining', ARGV[4])
+      return 1`,
+  },
+  /** The live workers, or with ARGV[2] 'dead' the dead ones. KEYS: workers. ARGV: heartbeat ttl (ms), which. */
+  ciboxListWorkers: {
+    numberOfKeys: 1,
+    lua: `${LIVE_SINCE}
+      local since = liveSince(ARGV[1])
+      if ARGV[2] == 'dead' then return redis.call('zrangebyscore', KEYS[1], '-inf', '(' .. since) end
+      return redis.call('zrangebyscore', KEYS[1], since, '+inf')`,
+  },
+  /**
    * The container's owner if it is alive (draining or not: it holds the container until it hands it
-   * over). KEYS: owner, workers. ARGV: oldest live heartbeat (ms). Returns the owner, or false.
+   * over). KEYS: owner, workers. ARGV: heartbeat ttl (ms). Returns the owner, or false.
    */
   ciboxRouteContainer: {
     numberOfKeys: 2,
-    lua: `
+    lua: `${LIVE_SINCE}
       local owner = redis.call('get', KEYS[1])
       if not owner then return false end
       local beat = redis.call('zscore', KEYS[2], owner)
-      if beat and tonumber(beat) >= tonumber(ARGV[1]) then return owner end
+      if beat and tonumber(beat) >= liveSince(ARGV[1]) then return owner end
       return false`,
   },
   /**
@@ -66,7 +102,7 @@ export const REDIS_SCRIPTS = {
    * recording it as the owner and reserving the container and its memory there (and releasing what
    * a dead or former owner reserved for it). Room is the worker's load once the container is on it:
    * the larger of containers / max_containers and memory / max_memory (a cap of 0 or none is no cap).
-   * KEYS: workers, owner, placing mark. ARGV: oldest live heartbeat (ms), container id, its bytes, force ('1': place
+   * KEYS: workers, owner, placing mark. ARGV: heartbeat ttl (ms), container id, its bytes, force ('1': place
    * over a cap rather than refuse), worker key prefix, worker-containers key prefix, mark ttl s.
    * Returns {outcome, worker}: 'owner' (it has a live owner already), 'placed', 'over' (placed past a
    * cap, forced), 'full' (every worker is at a cap: nothing was written) or 'none' (no worker can take it).
@@ -75,15 +111,16 @@ export const REDIS_SCRIPTS = {
    */
   ciboxPlaceContainer: {
     numberOfKeys: 3,
-    lua: `${UNRESERVE}
+    lua: `${UNRESERVE}${LIVE_SINCE}
+      local since = liveSince(ARGV[1])
       local owner = redis.call('get', KEYS[2])
       if owner then
         local beat = redis.call('zscore', KEYS[1], owner)
-        if beat and tonumber(beat) >= tonumber(ARGV[1]) then return {'owner', owner} end
+        if beat and tonumber(beat) >= since then return {'owner', owner} end
       end
       local bytes = tonumber(ARGV[3])
       local best, bestLoad = nil, nil
-      for _, w in ipairs(redis.call('zrangebyscore', KEYS[1], ARGV[1], '+inf')) do
+      for _, w in ipairs(redis.call('zrangebyscore', KEYS[1], since, '+inf')) do
         local info = redis.call('hmget', ARGV[5] .. w, 'draining', 'max_containers', 'max_memory', 'memory')
         if info[1] ~= '1' then
           local load = 0
@@ -124,14 +161,14 @@ export const REDIS_SCRIPTS = {
   /**
    * A dead worker is forgotten: its heartbeat, its caps and reservations, and its ownership of the
    * containers it held, which are placed again at their next job. KEYS: workers. ARGV: worker id,
-   * oldest live heartbeat (ms), owner key prefix, worker key prefix, worker-containers key prefix.
+   * heartbeat ttl (ms), owner key prefix, worker key prefix, worker-containers key prefix.
    * Returns 0, changing nothing, if the worker beat again since it was found dead; else 1.
    */
   ciboxForgetWorker: {
     numberOfKeys: 1,
-    lua: `
+    lua: `${LIVE_SINCE}
       local beat = redis.call('zscore', KEYS[1], ARGV[1])
-      if beat and tonumber(beat) >= tonumber(ARGV[2]) then return 0 end
+      if beat and tonumber(beat) >= liveSince(ARGV[2]) then return 0 end
       for _, c in ipairs(redis.call('hkeys', ARGV[5] .. ARGV[1])) do
         if redis.call('get', ARGV[3] .. c) == ARGV[1] then redis.call('del', ARGV[3] .. c) end
       end
@@ -242,9 +279,8 @@ export const REDIS_SCRIPTS = {
    */
   ciboxTakeSlot: {
     numberOfKeys: 1,
-    lua: `
-      local t = redis.call('TIME')
-      local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    lua: `${NOW_MS}
+      local now = nowMs()
       redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
       local held = redis.call('ZCARD', KEYS[1])
       local taken = 0

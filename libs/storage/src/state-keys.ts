@@ -1,6 +1,6 @@
 /** Where each piece of shared state lives in Redis; only the repositories of this lib use these. */
 export const stateKeys = {
-  /** Sorted set: worker id → time (ms) of its last heartbeat. The one liveness signal. */
+  /** Sorted set: worker id → time (ms, Redis's clock) of its last heartbeat. The one liveness signal. */
   workers: 'cibox:workers',
   /**
    * Hash per worker: its caps (`max_containers`, `max_memory`, 0 for none) and `draining` ('1' or

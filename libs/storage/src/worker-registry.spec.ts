@@ -27,7 +27,21 @@ describe('WorkerRegistry placement', () => {
   beforeEach(() => redis.flushall());
 
   const caps = (maxContainers: number, maxMemoryBytes: number | null = null, draining = false): WorkerCapacity => ({ maxContainers, maxMemoryBytes, draining });
-  const killed = (workerId: string) => redis.zadd(stateKeys.workers, Date.now() - WORKER_HEARTBEAT_TTL_MS - 1000, workerId);
+  const serverMs = async () => {
+    const [s, us] = await redis.time();
+    return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+  };
+  const killed = async (workerId: string) => redis.zadd(stateKeys.workers, (await serverMs()) - WORKER_HEARTBEAT_TTL_MS - 1000, workerId);
+  /** Runs `fn` in a process whose clock is `offsetMs` off Redis's. */
+  const skewed = async <T>(offsetMs: number, fn: () => Promise<T>): Promise<T> => {
+    const real = Date.now.bind(Date);
+    const spy = jest.spyOn(Date, 'now').mockImplementation(() => real() + offsetMs);
+    try {
+      return await fn();
+    } finally {
+      spy.mockRestore();
+    }
+  };
   const placeAll = async (n: number) => {
     const owners: (string | null)[] = [];
     for (let i = 0; i < n; i++) owners.push((await reg.place(`cntr_${i}`, '1g', { force: false })).worker);
@@ -116,6 +130,23 @@ describe('WorkerRegistry placement', () => {
     expect(await reg.release('cntr_1')).toBe(true);
     expect(await reg.release('cntr_1')).toBe(false);
     expect(await reg.place('cntr_2', '1g', { force: false })).toEqual({ outcome: 'placed', worker: 'a' });
+  });
+
+  it('judges liveness on Redis\'s clock, whatever the clocks of the worker and the reader say', async () => {
+    await skewed(-60_000, () => reg.beat('behind', caps(10))); // its machine's clock is a minute slow
+    await reg.beat('on-time', caps(10));
+    for (const offset of [0, 60_000, -60_000]) {
+      await skewed(offset, async () => {
+        expect((await reg.alive()).sort()).toEqual(['behind', 'on-time']);
+        expect(await reg.dead()).toEqual([]);
+        expect(await reg.isAlive('behind')).toBe(true);
+        expect(await reg.forget('behind')).toBe(false);
+      });
+    }
+    await skewed(60_000, () => reg.place('cntr_1', '1g', { force: false }));
+    await reg.beat('on-time', caps(10, null, true));
+    expect(await skewed(-60_000, () => reg.place('cntr_2', '1g', { force: false }))).toEqual({ outcome: 'placed', worker: 'behind' });
+    expect(await skewed(60_000, () => reg.liveOwner('cntr_2'))).toBe('behind');
   });
 
   it('marks a new placement as being created, with a ttl, until its record is stored', async () => {

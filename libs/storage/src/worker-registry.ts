@@ -43,21 +43,13 @@ export class WorkerRegistry {
 
   constructor(private readonly redis: Redis) {}
 
-  private cutoff(): number {
-    return Date.now() - WORKER_HEARTBEAT_TTL_MS;
-  }
-
-  /** The worker is alive, with these caps; in one step, so placement never sees one without the other. */
+  /**
+   * The worker is alive, with these caps; in one step, so placement never sees one without the other.
+   * Heartbeats and liveness both use Redis's clock: this machine's may disagree with the readers'.
+   */
   async beat(workerId: string, capacity: WorkerCapacity): Promise<void> {
-    await this.redis
-      .multi()
-      .zadd(stateKeys.workers, Date.now(), workerId)
-      .hset(stateKeys.worker(workerId), {
-        max_containers: capacity.maxContainers,
-        max_memory: capacity.maxMemoryBytes ?? 0,
-        draining: capacity.draining ? '1' : '0',
-      })
-      .exec();
+    const caps = [capacity.maxContainers, capacity.maxMemoryBytes ?? 0, capacity.draining ? '1' : '0'];
+    await runScript(this.redis, 'ciboxBeat', [stateKeys.workers, stateKeys.worker(workerId)], [workerId, ...caps]);
   }
 
   /**
@@ -66,25 +58,28 @@ export class WorkerRegistry {
    */
   async forget(workerId: string): Promise<boolean> {
     const prefixes = [stateKeys.containerOwner(''), stateKeys.worker(''), stateKeys.workerContainers('')];
-    return (await runScript(this.redis, 'ciboxForgetWorker', [stateKeys.workers], [workerId, this.cutoff(), ...prefixes])) === 1;
+    return (await runScript(this.redis, 'ciboxForgetWorker', [stateKeys.workers], [workerId, WORKER_HEARTBEAT_TTL_MS, ...prefixes])) === 1;
   }
 
   alive(): Promise<string[]> {
-    return this.redis.zrangebyscore(stateKeys.workers, this.cutoff(), '+inf');
+    return this.list('alive');
   }
 
   dead(): Promise<string[]> {
-    return this.redis.zrangebyscore(stateKeys.workers, '-inf', `(${this.cutoff()}`);
+    return this.list('dead');
   }
 
   async isAlive(workerId: string): Promise<boolean> {
-    const beat = await this.redis.zscore(stateKeys.workers, workerId);
-    return beat !== null && Number(beat) >= this.cutoff();
+    return (await this.alive()).includes(workerId);
+  }
+
+  private async list(which: 'alive' | 'dead'): Promise<string[]> {
+    return (await runScript(this.redis, 'ciboxListWorkers', [stateKeys.workers], [WORKER_HEARTBEAT_TTL_MS, which])) as string[];
   }
 
   /** The container's owner while it is alive, else null. */
   async liveOwner(containerId: string): Promise<string | null> {
-    const owner = await runScript(this.redis, 'ciboxRouteContainer', [stateKeys.containerOwner(containerId), stateKeys.workers], [this.cutoff()]);
+    const owner = await runScript(this.redis, 'ciboxRouteContainer', [stateKeys.containerOwner(containerId), stateKeys.workers], [WORKER_HEARTBEAT_TTL_MS]);
     return typeof owner === 'string' ? owner : null;
   }
 
@@ -98,7 +93,7 @@ export class WorkerRegistry {
       this.redis,
       'ciboxPlaceContainer',
       [stateKeys.workers, stateKeys.containerOwner(containerId), stateKeys.containerPlacing(containerId)],
-      [this.cutoff(), containerId, MEMORY_TIER_BYTES[memoryLimit]!, force ? '1' : '0', stateKeys.worker(''), stateKeys.workerContainers(''), CONTAINER_PLACING_GRACE_S],
+      [WORKER_HEARTBEAT_TTL_MS, containerId, MEMORY_TIER_BYTES[memoryLimit]!, force ? '1' : '0', stateKeys.worker(''), stateKeys.workerContainers(''), CONTAINER_PLACING_GRACE_S],
     )) as [Placement['outcome'], string];
     return worker ? { outcome: outcome as 'owner' | 'placed' | 'over', worker } : { outcome: outcome as 'full' | 'none', worker: null };
   }
