@@ -66,15 +66,16 @@ export const REDIS_SCRIPTS = {
   },
   /**
    * A worker's heartbeat: its time on Redis's clock, and its caps, in one step (placement never sees
-   * one without the other). KEYS: workers, the worker's hash. ARGV: worker id, max containers, max
-   * memory bytes (0 for none), draining ('1' or '0').
+   * one without the other). KEYS: workers, the worker's hash, its forgotten mark. ARGV: worker id, max
+   * containers, max memory bytes (0 for none), draining ('1' or '0'). Returns 1 if the worker had been
+   * forgotten (taken for dead) since its last beat, clearing the mark, else 0.
    */
   ciboxBeat: {
-    numberOfKeys: 2,
+    numberOfKeys: 3,
     lua: `${NOW_MS}
       redis.call('zadd', KEYS[1], nowMs(), ARGV[1])
       redis.call('hset', KEYS[2], 'max_containers', ARGV[2], 'max_memory', ARGV[3], 'draining', ARGV[4])
-      return 1`,
+      return redis.call('del', KEYS[3])`,
   },
   /** The live workers, or with ARGV[2] 'dead' the dead ones. KEYS: workers. ARGV: heartbeat ttl (ms), which. */
   ciboxListWorkers: {
@@ -159,22 +160,32 @@ export const REDIS_SCRIPTS = {
       return 1`,
   },
   /**
-   * A dead worker is forgotten: its heartbeat, its caps and reservations, and its ownership of the
-   * containers it held, which are placed again at their next job. KEYS: workers. ARGV: worker id,
-   * heartbeat ttl (ms), owner key prefix, worker key prefix, worker-containers key prefix.
-   * Returns 0, changing nothing, if the worker beat again since it was found dead; else 1.
+   * A dead worker is forgotten: its caps and reservations, and its ownership of the containers it
+   * held, which are placed again at their next job; its forgotten mark is set, for it to find should
+   * it come back. It stays listed (dead) until its queue is empty. KEYS: workers, its forgotten mark.
+   * ARGV: worker id, heartbeat ttl (ms), owner key prefix, worker key prefix, worker-containers key
+   * prefix, mark ttl s. Returns 0, changing nothing, if it is not listed or beat again since it was
+   * found dead; else 1.
    */
   ciboxForgetWorker: {
-    numberOfKeys: 1,
+    numberOfKeys: 2,
     lua: `${LIVE_SINCE}
       local beat = redis.call('zscore', KEYS[1], ARGV[1])
-      if beat and tonumber(beat) >= liveSince(ARGV[2]) then return 0 end
+      if not beat or tonumber(beat) >= liveSince(ARGV[2]) then return 0 end
       for _, c in ipairs(redis.call('hkeys', ARGV[5] .. ARGV[1])) do
         if redis.call('get', ARGV[3] .. c) == ARGV[1] then redis.call('del', ARGV[3] .. c) end
       end
       redis.call('del', ARGV[4] .. ARGV[1], ARGV[5] .. ARGV[1])
-      redis.call('zrem', KEYS[1], ARGV[1])
+      redis.call('set', KEYS[2], '1', 'EX', tonumber(ARGV[6]))
       return 1`,
+  },
+  /** A forgotten worker stops being listed, if still dead. KEYS: workers. ARGV: worker id, heartbeat ttl (ms). Returns 1 or 0. */
+  ciboxDropWorker: {
+    numberOfKeys: 1,
+    lua: `${LIVE_SINCE}
+      local beat = redis.call('zscore', KEYS[1], ARGV[1])
+      if not beat or tonumber(beat) >= liveSince(ARGV[2]) then return 0 end
+      return redis.call('zrem', KEYS[1], ARGV[1])`,
   },
   /**
    * A container file written at its path, replacing what the path held. KEYS: the path → id hash,

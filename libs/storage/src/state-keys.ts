@@ -8,6 +8,8 @@ export const stateKeys = {
    * placement scripts).
    */
   worker: (workerId: string) => `cibox:worker:${workerId}`,
+  /** Set when a worker is taken for dead and forgotten; its next heartbeat, should it come back, clears it. */
+  workerForgotten: (workerId: string) => `cibox:worker-forgotten:${workerId}`,
   /** Hash per worker: the containers placed on it → the bytes each reserves. Its length is the count. */
   workerContainers: (workerId: string) => `cibox:worker-containers:${workerId}`,
   /** Which worker the container is placed on: it holds the container's sandbox and runs its jobs. */

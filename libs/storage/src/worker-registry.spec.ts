@@ -165,12 +165,26 @@ describe('WorkerRegistry placement', () => {
     await reg.place('cntr_1', '1g', { force: false });
     await reg.place('cntr_2', '1g', { force: false });
     expect(await reg.forget('dead')).toBe(false); // alive
+    expect(await reg.drop('dead')).toBe(false);
     await killed('dead');
     expect(await reg.dead()).toEqual(['dead']);
     expect(await reg.forget('dead')).toBe(true);
-    expect(await reg.dead()).toEqual([]);
     expect([await reg.owner('cntr_1'), await reg.owner('cntr_2')]).toEqual([null, null]);
     expect(await reg.containersOf('dead')).toEqual([]);
     expect(await redis.exists(stateKeys.worker('dead'))).toBe(0);
+    // Listed until its queue is found empty, so a job queued to it late is still moved.
+    expect(await reg.dead()).toEqual(['dead']);
+    expect(await reg.drop('dead')).toBe(true);
+    expect(await reg.dead()).toEqual([]);
+    expect(await reg.forget('dead')).toBe(false); // not listed any more
+  });
+
+  it('tells a forgotten worker that comes back, once', async () => {
+    expect(await reg.beat('stalled', caps(10))).toEqual({ forgotten: false });
+    await killed('stalled');
+    expect(await reg.forget('stalled')).toBe(true);
+    expect(await reg.beat('stalled', caps(10))).toEqual({ forgotten: true });
+    expect(await reg.beat('stalled', caps(10))).toEqual({ forgotten: false });
+    expect(await reg.alive()).toEqual(['stalled']);
   });
 });

@@ -9,6 +9,8 @@ import { stateKeys } from './state-keys';
 export const WORKER_HEARTBEAT_TTL_MS = 5_000;
 export const WORKER_HEARTBEAT_INTERVAL_MS = 1_000;
 const SANDBOX_BINDING_TTL_S = 7 * 24 * 3600;
+/** A forgotten worker that comes back later than this is not told; its reaper's sweep still drops what it no longer owns. */
+const FORGOTTEN_MARK_TTL_S = 24 * 3600;
 /**
  * How long a container placed by its creation may go without a stored record before the reaper
  * takes it for a failed one: longer than any creation, whose file copies may take minutes.
@@ -46,19 +48,27 @@ export class WorkerRegistry {
   /**
    * The worker is alive, with these caps; in one step, so placement never sees one without the other.
    * Heartbeats and liveness both use Redis's clock: this machine's may disagree with the readers'.
+   * Returns `forgotten: true` when the worker had been taken for dead and forgotten since its last beat.
    */
-  async beat(workerId: string, capacity: WorkerCapacity): Promise<void> {
+  async beat(workerId: string, capacity: WorkerCapacity): Promise<{ forgotten: boolean }> {
+    const keys = [stateKeys.workers, stateKeys.worker(workerId), stateKeys.workerForgotten(workerId)];
     const caps = [capacity.maxContainers, capacity.maxMemoryBytes ?? 0, capacity.draining ? '1' : '0'];
-    await runScript(this.redis, 'ciboxBeat', [stateKeys.workers, stateKeys.worker(workerId)], [workerId, ...caps]);
+    return { forgotten: (await runScript(this.redis, 'ciboxBeat', keys, [workerId, ...caps])) === 1 };
   }
 
   /**
-   * Forgets a dead worker: its heartbeat, caps and reservations, and its hold on its containers.
-   * False (nothing changed) if it beat again since it was found dead.
+   * Forgets a dead worker: its caps and reservations, and its hold on its containers; it stays
+   * listed (dead) until `drop`. False (nothing changed) if it beat again since it was found dead.
    */
   async forget(workerId: string): Promise<boolean> {
     const prefixes = [stateKeys.containerOwner(''), stateKeys.worker(''), stateKeys.workerContainers('')];
-    return (await runScript(this.redis, 'ciboxForgetWorker', [stateKeys.workers], [workerId, WORKER_HEARTBEAT_TTL_MS, ...prefixes])) === 1;
+    const keys = [stateKeys.workers, stateKeys.workerForgotten(workerId)];
+    return (await runScript(this.redis, 'ciboxForgetWorker', keys, [workerId, WORKER_HEARTBEAT_TTL_MS, ...prefixes, FORGOTTEN_MARK_TTL_S])) === 1;
+  }
+
+  /** A forgotten worker whose queue is empty stops being listed; false if it beat again. */
+  async drop(workerId: string): Promise<boolean> {
+    return (await runScript(this.redis, 'ciboxDropWorker', [stateKeys.workers], [workerId, WORKER_HEARTBEAT_TTL_MS])) === 1;
   }
 
   alive(): Promise<string[]> {

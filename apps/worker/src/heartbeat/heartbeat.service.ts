@@ -34,8 +34,10 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
     await this.beat();
   }
 
-  private beat(): Promise<void> {
-    return this.registry.beat(this.config.workerId, { ...this.config.capacity, draining: this.drainStarted });
+  private async beat(): Promise<void> {
+    const { forgotten } = await this.registry.beat(this.config.workerId, { ...this.config.capacity, draining: this.drainStarted });
+    // Its running executions were failed and its containers placed again; the reaper drops their sandboxes.
+    if (forgotten) this.logger.warn('this worker was taken for dead (no heartbeat for 5 s) and forgotten; its containers moved to other workers');
   }
 
   /**

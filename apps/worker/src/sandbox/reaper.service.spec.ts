@@ -20,6 +20,7 @@ describe('ReaperService: sandboxes left on its engine', () => {
     dead: () => Promise.resolve([]),
     isAlive: (w: string) => Promise.resolve(alive.has(w)),
     containersOf: () => Promise.resolve([]),
+    owner: () => Promise.resolve('w-me'),
   } as unknown as WorkerRegistry;
 
   function setup() {
@@ -108,5 +109,77 @@ describe('ReaperService: reservations of containers nobody deletes', () => {
     placing = false; // its mark lapsed: the creation failed without cleaning up
     await reaper.tick();
     expect(released).toEqual(['cntr_new']);
+  });
+});
+
+/** The rescue of a worker found dead, which may only have stalled and come back. */
+describe('ReaperService: rescuing a dead worker', () => {
+  const config = { workerId: 'w-me', sandbox: { warmPoolSize: 0 }, reaperIntervalMs: 60_000 } as AppConfig;
+  const liveRecord = (id: string) => Promise.resolve({ id, expired: false, last_active_at: Math.floor(Date.now() / 1000), expires_minutes: 20 });
+
+  function setup(opts: { comesBack: 'before-forget' | 'never'; left?: number }) {
+    const calls: string[] = [];
+    const registry = {
+      dead: () => Promise.resolve(['w-stalled']),
+      lockRescue: () => Promise.resolve(true),
+      forget: (w: string) => Promise.resolve(void calls.push(`forget ${w}`)).then(() => opts.comesBack === 'never'),
+      isAlive: () => Promise.resolve(opts.comesBack !== 'never'),
+      drop: (w: string) => Promise.resolve(void calls.push(`drop ${w}`)).then(() => true),
+      containersOf: () => Promise.resolve([]),
+    } as unknown as WorkerRegistry;
+    const queue = {
+      name: 'sandbox-w-stalled',
+      getJobs: () => Promise.resolve([{ name: 'execute', data: { executionId: 'exec_1' }, remove: () => Promise.resolve(void calls.push('remove exec_1')) }]),
+      getJobCounts: () => Promise.resolve({ waiting: opts.left ?? 0, active: 0 }),
+      obliterate: () => Promise.resolve(void calls.push('obliterate')),
+    };
+    const queues = {
+      get: () => queue,
+      moveWaiting: () => Promise.resolve(void calls.push('move')).then(() => 2),
+    } as unknown as QueueProducers;
+    const executions = { failLost: (job: { executionId: string }) => Promise.resolve(void calls.push(`fail ${job.executionId}`)) } as unknown as ExecutionService;
+    const driver = new FakeSandboxDriver();
+    const containers = { getAny: liveRecord } as unknown as ContainerRepository;
+    const reaper = new ReaperService(config, driver, new SandboxPool(config, driver), containers, executions, registry, queues);
+    return { reaper, calls };
+  }
+
+  it('leaves alone a worker that beat again before it was forgotten: its executions, its queue', async () => {
+    const { reaper, calls } = setup({ comesBack: 'before-forget' });
+    await reaper.tick();
+    expect(calls).toEqual(['forget w-stalled']);
+  });
+
+  it('forgets first, then fails its running executions and moves its jobs; never destroys its queue', async () => {
+    const { reaper, calls } = setup({ comesBack: 'never' });
+    await reaper.tick();
+    expect(calls).toEqual(['forget w-stalled', 'fail exec_1', 'remove exec_1', 'move', 'drop w-stalled']);
+  });
+
+  it('keeps listing a worker whose queue still holds jobs, for the next rescue to move them', async () => {
+    const { reaper, calls } = setup({ comesBack: 'never', left: 1 });
+    await reaper.tick();
+    expect(calls).not.toContain('drop w-stalled');
+    expect(calls).not.toContain('obliterate');
+  });
+
+  it('discards the sandboxes of containers that another worker owns now', async () => {
+    const driver = new FakeSandboxDriver();
+    const pool = new SandboxPool(config, driver);
+    const owners: Record<string, string> = { cntr_moved: 'w-other', cntr_mine: 'w-me' };
+    const registry = {
+      dead: () => Promise.resolve([]),
+      isAlive: () => Promise.resolve(true),
+      containersOf: () => Promise.resolve(['cntr_mine']),
+      owner: (id: string) => Promise.resolve(owners[id] ?? null),
+    } as unknown as WorkerRegistry;
+    const containers = { getAny: liveRecord } as unknown as ContainerRepository;
+    const reaper = new ReaperService(config, driver, pool, containers, {} as ExecutionService, registry, {} as QueueProducers);
+    const moved = (await pool.acquire('cntr_moved', '1g')).sandbox.id;
+    await pool.acquire('cntr_mine', '1g');
+    await reaper.tick();
+    expect(pool.liveContainerIds()).toEqual(['cntr_mine']);
+    expect(driver.removed).toEqual([moved]);
+    await pool.onModuleDestroy();
   });
 });

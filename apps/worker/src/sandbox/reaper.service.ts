@@ -57,7 +57,8 @@ export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /**
-   * The containers of this worker that expired or were deleted: their sandboxes and their places.
+   * The containers of this worker that expired or were deleted: their sandboxes and their places;
+   * and the sandboxes of containers it no longer owns.
    * A container placed here whose record is missing may be one being created (placed before it is
    * stored, which may take minutes of file copies); it is released only once its placing mark is gone.
    */
@@ -72,7 +73,14 @@ export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
         // Its creation may have stored the record and cleared the mark between the two reads.
         record = await this.containers.getAny(containerId);
       }
-      if (record && !isExpired(record, now)) continue;
+      if (record && !isExpired(record, now)) {
+        // Taken for dead while it stalled, this worker was forgotten: its containers went elsewhere.
+        if (live.has(containerId) && (await this.registry.owner(containerId)) !== this.config.workerId) {
+          this.logger.log(`discarding sandbox of container ${containerId}: this worker no longer owns it`);
+          await this.pool.discard(containerId);
+        }
+        continue;
+      }
       if (record && !record.expired) await this.containers.save({ ...record, expired: true });
       if (live.has(containerId)) this.logger.log(`reaping sandbox of ${record ? 'expired' : 'deleted'} container ${containerId}`);
       await this.pool.discard(containerId);
@@ -99,19 +107,32 @@ export class ReaperService implements OnApplicationBootstrap, OnModuleDestroy {
    * Jobs queued for a worker that died (or drained and stopped) move to the shared queue, where the
    * worker that takes each places its container again. An execution that was running when its
    * worker died is failed, not re-run: its code may already have had effects, and its kernel is gone.
+   *
+   * The worker is forgotten first, in one step with checking that it is still dead, so a worker that
+   * was only stalled and beats again keeps its containers and its running executions; it is checked
+   * again before each execution is failed. Its queue is never destroyed: only jobs that were moved
+   * leave it, and it stays listed (dead), rescued again once the lock lapses, until a rescue finds
+   * the queue empty; a job queued to it late is moved then.
    */
   private async rescueDeadWorkers(): Promise<void> {
     for (const worker of await this.registry.dead()) {
       if (worker === this.config.workerId || !(await this.registry.lockRescue(worker, this.config.workerId))) continue;
-      const queue = workerSandboxQueue(worker);
-      for (const job of await this.queues.get(queue).getJobs(['active'])) {
-        if (job.name === 'execute') await this.executions.failLost(job.data as ExecuteJobData);
-      }
-      const moved = await this.queues.moveWaiting(queue, SHARED_SANDBOX_QUEUE);
-      await this.queues.get(queue).obliterate({ force: true });
-      await this.registry.forget(worker);
-      if (moved > 0) this.logger.log(`moved ${moved} jobs of dead worker ${worker} to the shared queue`);
+      if (await this.registry.forget(worker)) await this.rescue(worker);
     }
+  }
+
+  private async rescue(worker: string): Promise<void> {
+    const queue = this.queues.get(workerSandboxQueue(worker));
+    for (const job of await queue.getJobs(['active'])) {
+      if (await this.registry.isAlive(worker)) return;
+      if (job.name === 'execute') await this.executions.failLost(job.data as ExecuteJobData);
+      // Refused while the dead worker's lock on it lasts; a later rescue removes it then.
+      await job.remove().catch(() => undefined);
+    }
+    const moved = await this.queues.moveWaiting(queue.name, SHARED_SANDBOX_QUEUE);
+    if (moved > 0) this.logger.log(`moved ${moved} jobs of dead worker ${worker} to the shared queue`);
+    const counts = await queue.getJobCounts('waiting', 'delayed', 'prioritized', 'paused', 'active');
+    if (Object.values(counts).every((n) => n === 0)) await this.registry.drop(worker);
   }
 
   onModuleDestroy(): void {
