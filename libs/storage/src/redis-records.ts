@@ -53,6 +53,14 @@ export class RedisRecords<T extends { id: string }> {
     await this.redis.set(this.recordKey(record.id), JSON.stringify(record));
   }
 
+  /**
+   * Writes over the record only while it exists: a read-modify-write racing a delete must not bring
+   * the record back outside its indexes. False when it was gone.
+   */
+  async update(record: T): Promise<boolean> {
+    return (await this.redis.set(this.recordKey(record.id), JSON.stringify(record), 'XX')) === 'OK';
+  }
+
   async remove(id: string, indexes: string[]): Promise<void> {
     const tx = this.redis.multi().del(this.recordKey(id));
     for (const index of indexes) tx.zrem(this.indexKey(index), id);

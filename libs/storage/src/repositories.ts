@@ -139,8 +139,9 @@ export class ContainerRepository {
     return this.records.get(id);
   }
 
-  save(r: ContainerRecord): Promise<void> {
-    return this.records.save(r);
+  /** Writes over the container's record; never recreates a deleted one (false then). */
+  save(r: ContainerRecord): Promise<boolean> {
+    return this.records.update(r);
   }
 
   async remove(r: ContainerRecord): Promise<void> {

@@ -110,5 +110,19 @@ describe('shared state in Redis', () => {
       expect((await repo.list(tenant, { limit: 10, order: 'asc' })).data).toHaveLength(4);
       expect(await repo.countLive(`tn_other`, now)).toEqual({ live: 0, firstExpiryS: 0 });
     });
+
+    it('never brings back a deleted container when a save of what was read before lands after the delete', async () => {
+      const repo = new ContainerRepository(redis);
+      const tenant = `tn_${randomBytes(6).toString('hex')}`;
+      const c = container(tenant);
+      await repo.insert(c);
+      const read = (await repo.get(tenant, c.id))!;
+      expect(await repo.save({ ...read, last_active_at: 2000 })).toBe(true);
+      expect((await repo.get(tenant, c.id))?.last_active_at).toBe(2000);
+      await repo.remove(read);
+      expect(await repo.save({ ...read, expired: true })).toBe(false);
+      expect(await repo.getAny(c.id)).toBeNull();
+      expect(await redis.exists(`cibox:container:${c.id}`)).toBe(0);
+    });
   });
 });
