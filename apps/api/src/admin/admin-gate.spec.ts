@@ -30,6 +30,7 @@ describe('crossSite', () => {
     ['a client that is not a browser', {}, false],
     ['the page itself', { 'sec-fetch-site': 'same-origin', origin: 'https://ci.example.com' }, false],
     ['an address typed in the bar', { 'sec-fetch-site': 'none' }, false],
+    ['the page itself behind a proxy that rewrites Host', { 'sec-fetch-site': 'same-origin', origin: 'https://dashboard.example.org' }, false],
     ['another site', { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' }, true],
     ['a sibling subdomain', { 'sec-fetch-site': 'same-site', origin: 'https://evil.example.com' }, true],
     ['an old browser on another origin', { origin: 'https://evil.example' }, true],

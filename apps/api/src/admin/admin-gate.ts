@@ -38,11 +38,13 @@ export function presentedKey(authorization: string | undefined): string | null {
 /**
  * Whether a browser sent this request from another site. Basic-auth credentials, like cookies,
  * ride along on requests that other pages make, so a change asked from elsewhere is refused.
+ * A browser's `Sec-Fetch-Site` is trusted alone: comparing Origin with Host would refuse the page
+ * itself behind a proxy that rewrites Host. Only browsers too old to send it are judged by Origin.
  * Clients that are not browsers send neither header.
  */
 export function crossSite(req: Pick<Request, 'headers'>): boolean {
   const site = req.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return true;
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
   const origin = req.headers.origin;
   if (origin === undefined) return false;
   try {
