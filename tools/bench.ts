@@ -8,8 +8,13 @@
  *   responses              responses.create with one tool call against the scripted upstream: what we
  *                          add beyond the execution and the model, and the time to the first streamed
  *                          event (tools/bench-responses.ts)
+ *   bursts                 20 containers created back to back, again 15 s later, and 20 at once, each
+ *                          timed to the end of its first execution, on stacks with the default
+ *                          configuration (tools/bench-burst.ts)
  *
- * BENCH_ONLY=responses runs only the last; BENCH_ROUNDS sets its rounds (default 100, after 10 warm-up).
+ * The figures before the bursts run with a warm pool of BENCH_WARM_POOL (default 4).
+ * BENCH_ONLY=responses or BENCH_ONLY=burst runs only those; BENCH_ROUNDS sets the responses' rounds
+ * (default 100, after 10 warm-up).
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,6 +23,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { launchScriptedUpstream, startStack } from '../libs/testing/src/stack';
+import { benchBurst } from './bench-burst';
 import { benchResponses, type Row } from './bench-responses';
 import { ensurePrerequisites } from './prereqs';
 
@@ -64,7 +70,40 @@ async function main(): Promise<void> {
   const key = `sk-bench-${randomBytes(8).toString('hex')}`;
   const warmPool = Number(process.env.BENCH_WARM_POOL ?? 4);
   const only = process.env.BENCH_ONLY;
-  if (only && only !== 'responses') throw new Error(`BENCH_ONLY: only 'responses' is known, not '${only}'`);
+  if (only && only !== 'responses' && only !== 'burst') throw new Error(`BENCH_ONLY: 'responses' or 'burst', not '${only}'`);
+  const rows: Row[] = [];
+  const lines: string[] = [];
+  const step = (msg: string) => process.stdout.write(`[bench] ${msg}\n`);
+  if (only !== 'burst') await stackFigures({ image, key, warmPool, executions: !only, rows, lines, step });
+  if (!only || only === 'burst') {
+    const bursts = await benchBurst({ image, key, request, summary, timeMs, step });
+    rows.push(...bursts.rows);
+    lines.push(...bursts.lines);
+  }
+
+  const fmt = (n: number) => n.toFixed(1).padStart(8);
+  process.stdout.write(`\n${'figure'.padEnd(46)}${'n'.padStart(6)}${'p50 ms'.padStart(8)}${'p99 ms'.padStart(8)}${'min'.padStart(8)}${'max'.padStart(8)}\n`);
+  for (const r of rows) process.stdout.write(`${r.name.padEnd(46)}${String(r.n).padStart(6)}${fmt(r.p50)}${fmt(r.p99)}${fmt(r.min)}${fmt(r.max)}\n`);
+  process.stdout.write(`\n${lines.join('\n')}\n`);
+  const load = os.loadavg().map((l) => l.toFixed(1)).join(' ');
+  process.stdout.write(
+    `machine: ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, warm pool ${warmPool} (bursts: the default configuration), load average ${load} at the end\n`,
+  );
+}
+
+interface StackFiguresOptions {
+  image: string;
+  key: string;
+  warmPool: number;
+  /** The execution figures too, not only the responses'. */
+  executions: boolean;
+  rows: Row[];
+  lines: string[];
+  step: (msg: string) => void;
+}
+
+/** The figures measured on one stack with a warm pool of `warmPool`: executions, then responses. */
+async function stackFigures({ image, key, warmPool, executions, rows, lines, step }: StackFiguresOptions): Promise<void> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cibox-bench-'));
   // The scripted model upstream, in its own process. It answers at once: no turn the bench scripts asks for a delay.
   const upstreamKey = `sk-upstream-${randomBytes(8).toString('hex')}`;
@@ -80,13 +119,10 @@ async function main(): Promise<void> {
   const api = (method: string, p: string, body?: unknown) => request(stack.baseUrl, key, method, p, body);
   const exec = (cid: string, code: string) => api('POST', `/v1/containers/${cid}/executions`, { code });
   try {
-    const rows: Row[] = [];
-    const lines: string[] = [];
     // Let the warm pool fill before measuring.
     await new Promise((r) => setTimeout(r, 1000 * warmPool * 1.5));
 
-    const step = (msg: string) => process.stdout.write(`[bench] ${msg}\n`);
-    if (!only) await executionFigures();
+    if (executions) await executionFigures();
     step('responses');
     const responses = await benchResponses({
       baseUrl: stack.baseUrl,
@@ -103,13 +139,6 @@ async function main(): Promise<void> {
     });
     rows.push(...responses.rows);
     lines.push(...responses.lines);
-
-    const fmt = (n: number) => n.toFixed(1).padStart(8);
-    process.stdout.write(`\n${'figure'.padEnd(46)}${'n'.padStart(6)}${'p50 ms'.padStart(8)}${'p99 ms'.padStart(8)}${'min'.padStart(8)}${'max'.padStart(8)}\n`);
-    for (const r of rows) process.stdout.write(`${r.name.padEnd(46)}${String(r.n).padStart(6)}${fmt(r.p50)}${fmt(r.p99)}${fmt(r.min)}${fmt(r.max)}\n`);
-    process.stdout.write(`\n${lines.join('\n')}\n`);
-    const load = os.loadavg().map((l) => l.toFixed(1)).join(' ');
-    process.stdout.write(`machine: ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, warm pool ${warmPool}, load average ${load} at the end\n`);
 
     /** The execution figures: warm round trip, create + first execution, docker exec baseline, throughput. */
     async function executionFigures(): Promise<void> {

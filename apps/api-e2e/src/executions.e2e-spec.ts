@@ -11,6 +11,28 @@ describe('executions (our extension) in a real sandbox', () => {
     containerId = (await a.containers.create({ name: 'exec' })).id;
   });
 
+  /** Starts a streamed execution; resolves with the response once its headers (and id) are in. */
+  const startStreamed = (code: string, signal: AbortSignal) =>
+    fetch(`${baseUrl()}/v1/containers/${containerId}/executions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${process.env.CIBOX_KEY_A}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ code, stream: true }),
+      signal,
+    });
+
+  /** Reads a streamed execution until its output includes `text`. */
+  async function readUntil(res: Response, text: string): Promise<void> {
+    const reader = res.body!.getReader();
+    for (let seen = ''; !seen.includes(text); ) seen += new TextDecoder().decode((await reader.read()).value);
+  }
+
+  async function ended(executionId: string): Promise<Record<string, unknown>> {
+    return eventually(async () => {
+      const got = await raw('GET', `/v1/containers/${containerId}/executions/${executionId}`);
+      return got.json?.status !== 'in_progress' && got.json;
+    }, { timeoutMs: 30_000 });
+  }
+
   it('keeps variables, imports and functions across executions, and returns the last expression', async () => {
     const first = await execute(containerId, 'import math\nx = 41\ndef inc(v):\n    return v + 1\nprint("hello")');
     expect(first).toMatchObject({ object: 'container.execution', status: 'completed', stdout: 'hello\n', error: null, container_id: containerId });
@@ -148,31 +170,35 @@ describe('executions (our extension) in a real sandbox', () => {
   it('cancel interrupts a running cell: it ends cancelled, its variables kept, and the next cell runs at once', async () => {
     await execute(containerId, 'kept = 11');
     const abort = new AbortController();
-    const res = await fetch(`${baseUrl()}/v1/containers/${containerId}/executions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${process.env.CIBOX_KEY_A}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ code: 'import time\nprint("started", flush=True)\ntime.sleep(60)\nopen("/mnt/data/not-cancelled.txt", "w").close()', stream: true }),
-      signal: abort.signal,
-    });
+    const res = await startStreamed('import time\nprint("started", flush=True)\ntime.sleep(60)\nopen("/mnt/data/not-cancelled.txt", "w").close()', abort.signal);
     const executionId = res.headers.get('x-execution-id')!;
     // Wait until the cell runs (its first output), then cancel it.
-    const reader = res.body!.getReader();
-    for (let text = ''; !text.includes('started'); ) text += new TextDecoder().decode((await reader.read()).value);
+    await readUntil(res, 'started');
     const cancel = await raw('POST', `/v1/containers/${containerId}/executions/${executionId}/cancel`);
     expect(cancel.status).toBe(200);
     expect(cancel.json).toMatchObject({ id: executionId, status: 'in_progress' });
     abort.abort();
-    const ended = await eventually(async () => {
-      const got = await raw('GET', `/v1/containers/${containerId}/executions/${executionId}`);
-      return got.json?.status !== 'in_progress' && got.json;
-    }, { timeoutMs: 30_000 });
-    expect(ended).toMatchObject({ status: 'cancelled', state_lost: false, error: { name: 'Cancelled' } });
+    expect(await ended(executionId)).toMatchObject({ status: 'cancelled', state_lost: false, error: { name: 'Cancelled' } });
     // The container is free (the sleep did not go on), and the kernel kept its variables.
     const next = await execute(containerId, 'import os\nprint(os.path.exists("/mnt/data/not-cancelled.txt"), kept)');
     expect(next).toMatchObject({ status: 'completed', stdout: 'False 11\n', state_lost: false });
     // Cancelling again, or another key, changes nothing.
     expect((await raw('POST', `/v1/containers/${containerId}/executions/${executionId}/cancel`)).json).toMatchObject({ status: 'cancelled' });
     expect((await raw('POST', `/v1/containers/${containerId}/executions/${executionId}/cancel`, { key: process.env.CIBOX_KEY_B! })).status).toBe(404);
+  });
+
+  // The worker holds the second job until the container's first cell ends, and only then listens
+  // for its cancel: the cancel, announced before that, is found by the step that begins it.
+  it('cancel of an execution waiting behind another in its container: it ends cancelled and never runs', async () => {
+    const abort = new AbortController();
+    const first = await startStreamed('import time\nprint("first", flush=True)\ntime.sleep(3)', abort.signal);
+    await readUntil(first, 'first');
+    const second = await startStreamed('ran_despite_cancel = True', abort.signal);
+    const secondId = second.headers.get('x-execution-id')!;
+    expect((await raw('POST', `/v1/containers/${containerId}/executions/${secondId}/cancel`)).json).toMatchObject({ status: 'in_progress' });
+    abort.abort();
+    expect(await ended(secondId)).toMatchObject({ status: 'cancelled', error: { name: 'Cancelled', value: 'The execution was cancelled before it ran.' } });
+    expect(await execute(containerId, "print('ran_despite_cancel' in globals())")).toMatchObject({ status: 'completed', stdout: 'False\n' });
   });
 
   it('retrieves a finished execution, and hides it from another key', async () => {

@@ -104,3 +104,19 @@ describe('loadConfig: worker capacity', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 });
+
+describe('loadConfig: warm pool', () => {
+  it('keeps 2 to 8 warm sandboxes and starts 2 at once by default; the maximum is never below the minimum', () => {
+    expect(loadConfig({}).sandbox).toMatchObject({ warmPoolSize: 2, warmPoolMax: 8, startConcurrency: 2 });
+    expect(loadConfig({ WARM_POOL_SIZE: '12' }).sandbox).toMatchObject({ warmPoolSize: 12, warmPoolMax: 12 });
+    expect(loadConfig({ WARM_POOL_SIZE: '0', WARM_POOL_MAX: '0', SANDBOX_START_CONCURRENCY: '4' }).sandbox).toMatchObject({ warmPoolSize: 0, warmPoolMax: 0, startConcurrency: 4 });
+  });
+
+  it.each([
+    ['a maximum below the minimum', { WARM_POOL_SIZE: '4', WARM_POOL_MAX: '3' }, /WARM_POOL_MAX: must be at least WARM_POOL_SIZE \(4\)/],
+    ['a negative maximum', { WARM_POOL_MAX: '-1' }, /WARM_POOL_MAX/],
+    ['no sandbox start at a time', { SANDBOX_START_CONCURRENCY: '0' }, /SANDBOX_START_CONCURRENCY/],
+  ])('names the variable for %s', (_name, env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});

@@ -54,6 +54,8 @@ const envSchema = z.object({
   DOCKER_TLS_VERIFY: z.enum(['', '0', '1', 'false', 'true']).optional(),
   DOCKER_CERT_PATH: z.string().optional(),
   WARM_POOL_SIZE: int(2),
+  WARM_POOL_MAX: int(8).optional(),
+  SANDBOX_START_CONCURRENCY: int(2, 1),
   EXEC_TIMEOUT_DEFAULT_MS: int(60_000, 1),
   EXEC_TIMEOUT_MAX_MS: int(600_000, 1),
   EXEC_OUTPUT_MAX_BYTES: int(1024 * 1024, 1024),
@@ -111,7 +113,11 @@ export interface AppConfig {
   docker: DockerEngineAddress;
   sandbox: {
     image: string;
+    /** The warm pool's smallest size; it grows with demand up to `warmPoolMax`. */
     warmPoolSize: number;
+    warmPoolMax: number;
+    /** Sandboxes a worker starts at once (`docker run` to a ready kernel). */
+    startConcurrency: number;
     timeoutDefaultMs: number;
     timeoutMaxMs: number;
     outputMaxBytes: number;
@@ -213,6 +219,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (Boolean(e.WEBHOOK_URL) !== Boolean(e.WEBHOOK_SECRET)) {
     throw new ConfigError(`Invalid configuration:\n  ${e.WEBHOOK_URL ? 'WEBHOOK_SECRET: is required with WEBHOOK_URL' : 'WEBHOOK_URL: is required with WEBHOOK_SECRET'}`);
   }
+  if (e.WARM_POOL_MAX !== undefined && e.WARM_POOL_MAX < e.WARM_POOL_SIZE) {
+    throw new ConfigError(`Invalid configuration:\n  WARM_POOL_MAX: must be at least WARM_POOL_SIZE (${e.WARM_POOL_SIZE})`);
+  }
   const keys = (e.API_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
   const apiKeyTenants = new Map(keys.map((k) => [hashKey(k), tenantOf(k)]));
   const tenantLimits = { byTenant: new Map<string, TenantLimits>(), defaults: {} as TenantLimits };
@@ -254,6 +263,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     sandbox: {
       image: e.SANDBOX_IMAGE,
       warmPoolSize: e.WARM_POOL_SIZE,
+      warmPoolMax: e.WARM_POOL_MAX ?? Math.max(8, e.WARM_POOL_SIZE),
+      startConcurrency: e.SANDBOX_START_CONCURRENCY,
       timeoutDefaultMs: Math.min(e.EXEC_TIMEOUT_DEFAULT_MS, e.EXEC_TIMEOUT_MAX_MS),
       timeoutMaxMs: e.EXEC_TIMEOUT_MAX_MS,
       outputMaxBytes: e.EXEC_OUTPUT_MAX_BYTES,

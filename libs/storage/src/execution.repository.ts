@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { ExecutionObject } from '@cibox/contracts';
 import { runScript } from './scripts';
 import { stateKeys } from './state-keys';
+import { SANDBOX_BINDING_TTL_S } from './worker-registry';
 
 /** Executions (in progress, then finished) stay readable for a day. */
 export const EXECUTION_TTL_S = 24 * 3600;
@@ -14,6 +15,18 @@ export interface StoredExecution {
 
 /** How a worker may proceed with an execution it was handed. */
 export type ExecutionStart = 'run' | 'started' | 'finished';
+
+/** What a worker learns as it begins an execution. */
+export type ExecutionBegin =
+  | { start: 'finished' }
+  | { start: 'started' }
+  | {
+      start: 'run';
+      /** Cancelled before it started (the announce may have come before the worker listened). */
+      cancelRequested: boolean;
+      /** With a sandbox id given to `begin`: the sandbox the container's last execution ran in. */
+      previousSandbox: string | null;
+    };
 
 /**
  * Execution records. Every write is one conditional step: a placeholder only where there is
@@ -41,22 +54,25 @@ export class ExecutionRepository {
 
   /**
    * Marks the execution as started by `workerId`, unless it already finished or was started before
-   * (a stalled job handed on after its worker died: its code may have had effects).
+   * (a stalled job handed on after its worker died: its code may have had effects). In the same step
+   * it reads the cancel mark and, given `sandboxId`, binds the container to that sandbox as
+   * `WorkerRegistry.bindSandbox` does: every execution pays one round trip here, not three.
    */
-  async begin(record: StoredExecution, workerId: string): Promise<ExecutionStart> {
-    const id = record.execution.id;
-    return (await runScript(this.redis, 'ciboxBeginExecution', [stateKeys.execution(id), stateKeys.executionStarted(id)], [
+  async begin(record: StoredExecution, workerId: string, sandboxId?: string): Promise<ExecutionBegin> {
+    const { id, container_id: containerId } = record.execution;
+    const keys = [stateKeys.execution(id), stateKeys.executionStarted(id), stateKeys.executionCancelled(id), stateKeys.containerSandbox(containerId)];
+    const reply = (await runScript(this.redis, 'ciboxBeginExecution', keys, [
       JSON.stringify(record),
       EXECUTION_TTL_S,
       workerId,
-    ])) as ExecutionStart;
+      sandboxId ?? '',
+      SANDBOX_BINDING_TTL_S,
+    ])) as [ExecutionStart, number?, (string | null)?];
+    const [start, cancelled, previous] = reply;
+    if (start === 'finished' || start === 'started') return { start };
+    return { start, cancelRequested: cancelled === 1, previousSandbox: previous ?? null };
   }
 
-  /**
-   * Stores a finished execution unless one is already stored, and then publishes `announce.message`
-   * on `announce.channel` in the same step. Returns what readers see from now on: this record, or the
-   * one that finished first.
-   */
   /**
    * Asks that an execution stop: marked first, then announced, so a worker either hears it while it
    * runs the execution or finds the mark when it starts it.
@@ -66,13 +82,14 @@ export class ExecutionRepository {
     await this.redis.publish(stateKeys.executionCancels, executionId);
   }
 
-  async cancelRequested(executionId: string): Promise<boolean> {
-    return (await this.redis.exists(stateKeys.executionCancelled(executionId))) === 1;
-  }
-
   /** The channel `requestCancel` announces on, for a subscriber connection. */
   static readonly cancelChannel = stateKeys.executionCancels;
 
+  /**
+   * Stores a finished execution unless one is already stored, and then publishes `announce.message`
+   * on `announce.channel` in the same step. Returns what readers see from now on: this record, or the
+   * one that finished first.
+   */
   async finish(record: StoredExecution, announce?: { channel: string; message: string }): Promise<StoredExecution> {
     if ((await this.write(record, 'final', announce)) === 1) return record;
     return (await this.get(record.execution.id)) ?? record;

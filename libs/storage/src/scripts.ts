@@ -51,18 +51,23 @@ export const REDIS_SCRIPTS = {
       return 1`,
   },
   /**
-   * A worker starting an execution. KEYS: record, started mark. ARGV: placeholder JSON, ttl s, worker.
-   * Returns 'finished' (someone already ended it: do not run), 'started' (a worker started it before:
-   * it may have had effects, do not run again), or 'run' (marked as started by this worker).
+   * A worker starting an execution. KEYS: record, started mark, cancel mark, the container's sandbox
+   * binding. ARGV: placeholder JSON, ttl s, worker, sandbox id ('' for none), binding ttl s.
+   * Returns {'finished'} (someone already ended it: do not run), {'started'} (a worker started it
+   * before: it may have had effects, do not run again), or {'run', cancel requested (1 or 0), the
+   * sandbox bound before (false for none)}: marked as started by this worker and, given a sandbox id,
+   * bound to it. One step instead of three round trips on every execution's way in.
    */
   ciboxBeginExecution: {
-    numberOfKeys: 2,
+    numberOfKeys: 4,
     lua: `
       local current = redis.call('get', KEYS[1])
-      if current and cjson.decode(current).execution.status ~= 'in_progress' then return 'finished' end
-      if not redis.call('set', KEYS[2], ARGV[3], 'EX', tonumber(ARGV[2]), 'NX') then return 'started' end
+      if current and cjson.decode(current).execution.status ~= 'in_progress' then return {'finished'} end
+      if not redis.call('set', KEYS[2], ARGV[3], 'EX', tonumber(ARGV[2]), 'NX') then return {'started'} end
       if not current then redis.call('set', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2])) end
-      return 'run'`,
+      local previous = false
+      if ARGV[4] ~= '' then previous = redis.call('set', KEYS[4], ARGV[4], 'EX', tonumber(ARGV[5]), 'GET') end
+      return {'run', redis.call('exists', KEYS[3]), previous}`,
   },
   /**
    * A worker's heartbeat: its time on Redis's clock, and its caps, in one step (placement never sees

@@ -34,7 +34,7 @@ describe('shared state in Redis', () => {
       expect(late.execution.status).toBe('failed');
       expect((await repo.get(e))!.execution.status).toBe('failed');
       // And a worker handed the job afterwards does not run it.
-      expect(await repo.begin(record(e, 'in_progress'), 'w1')).toBe('finished');
+      expect(await repo.begin(record(e, 'in_progress'), 'w1')).toEqual({ start: 'finished' });
     });
 
     it('a placeholder never overwrites a result that landed first', async () => {
@@ -48,9 +48,36 @@ describe('shared state in Redis', () => {
     it('an execution starts once: a second start is refused, even before the placeholder lands', async () => {
       const repo = new ExecutionRepository(redis);
       const e = id();
-      expect(await repo.begin(record(e, 'in_progress'), 'w1')).toBe('run');
+      expect(await repo.begin(record(e, 'in_progress'), 'w1')).toEqual({ start: 'run', cancelRequested: false, previousSandbox: null });
       expect((await repo.get(e))!.execution.status).toBe('in_progress');
-      expect(await repo.begin(record(e, 'in_progress'), 'w2')).toBe('started');
+      expect(await repo.begin(record(e, 'in_progress'), 'w2')).toEqual({ start: 'started' });
+    });
+
+    it('begin reads the cancel mark in its step', async () => {
+      const repo = new ExecutionRepository(redis);
+      const e = id();
+      await repo.requestCancel(e);
+      expect(await repo.begin(record(e, 'in_progress'), 'w1')).toMatchObject({ start: 'run', cancelRequested: true });
+    });
+
+    it('begin binds the container to a running sandbox, as bindSandbox does, only when the execution runs', async () => {
+      const repo = new ExecutionRepository(redis);
+      const reg = new WorkerRegistry(redis);
+      const withContainer = (e: string, c: string, status: ExecutionObject['status'] = 'in_progress'): StoredExecution => {
+        const r = record(e, status);
+        return { ...r, execution: { ...r.execution, container_id: c } };
+      };
+      const c = `cntr_${randomBytes(4).toString('hex')}`;
+      expect(await repo.begin(withContainer(id(), c), 'w1', 'sb1')).toMatchObject({ start: 'run', previousSandbox: null });
+      expect(await repo.begin(withContainer(id(), c), 'w1', 'sb1')).toMatchObject({ start: 'run', previousSandbox: 'sb1' });
+      expect(await repo.begin(withContainer(id(), c), 'w1')).toMatchObject({ start: 'run', previousSandbox: null }); // no id: no binding
+      expect(await reg.boundSandbox(c)).toBe('sb1');
+      const ended = id();
+      await repo.finish(withContainer(ended, c, 'completed'));
+      expect(await repo.begin(withContainer(ended, c), 'w1', 'sb2')).toEqual({ start: 'finished' });
+      expect(await reg.boundSandbox(c)).toBe('sb1');
+      expect(await repo.begin(withContainer(id(), c), 'w2', 'sb2')).toMatchObject({ start: 'run', previousSandbox: 'sb1' });
+      expect(await reg.boundSandbox(c)).toBe('sb2');
     });
 
     it('announces a stored result in the same step, and nothing when it was not stored', async () => {

@@ -8,7 +8,7 @@ import { stateKeys } from './state-keys';
 /** A worker whose last heartbeat is older than this is dead. */
 export const WORKER_HEARTBEAT_TTL_MS = 5_000;
 export const WORKER_HEARTBEAT_INTERVAL_MS = 1_000;
-const SANDBOX_BINDING_TTL_S = 7 * 24 * 3600;
+export const SANDBOX_BINDING_TTL_S = 7 * 24 * 3600;
 /** A forgotten worker that comes back later than this is not told; its reaper's sweep still drops what it no longer owns. */
 const FORGOTTEN_MARK_TTL_S = 24 * 3600;
 /**
@@ -158,7 +158,8 @@ export class WorkerRegistry {
 
   /**
    * Records that the container's executions now run in `sandboxId`; returns the sandbox they ran in
-   * before. A different one means the container's variables are gone.
+   * before. A different one means the container's variables are gone. (`ExecutionRepository.begin`
+   * does the same in its step, for a sandbox that is running already.)
    */
   bindSandbox(containerId: string, sandboxId: string): Promise<string | null> {
     return this.redis.set(stateKeys.containerSandbox(containerId), sandboxId, 'EX', SANDBOX_BINDING_TTL_S, 'GET');

@@ -8,10 +8,11 @@ export class ResponseCancels implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(ResponseCancels.name);
   private readonly watcher: CancelWatcher;
 
-  constructor(@Inject(REDIS) redis: Redis, responses: ResponseRepository) {
-    this.watcher = new CancelWatcher(redis, ResponseRepository.cancelChannel, (id) => responses.cancelRequested(id), (err) =>
-      this.logger.warn(`cancel subscription: ${err.message}`),
-    );
+  constructor(
+    @Inject(REDIS) redis: Redis,
+    private readonly responses: ResponseRepository,
+  ) {
+    this.watcher = new CancelWatcher(redis, ResponseRepository.cancelChannel, (err) => this.logger.warn(`cancel subscription: ${err.message}`));
   }
 
   onModuleInit(): Promise<void> {
@@ -19,7 +20,7 @@ export class ResponseCancels implements OnModuleInit, OnModuleDestroy {
   }
 
   watch(responseId: string, onCancel: () => void): Promise<() => void> {
-    return this.watcher.watch(responseId, onCancel);
+    return this.watcher.watch(responseId, onCancel, (id) => this.responses.cancelRequested(id));
   }
 
   onModuleDestroy(): Promise<void> {

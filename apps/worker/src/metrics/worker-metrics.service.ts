@@ -102,6 +102,23 @@ export class WorkerMetrics implements OnApplicationBootstrap, OnModuleDestroy {
         this.set({ worker }, heartbeat.draining ? 1 : 0);
       },
     });
+    new Gauge({
+      name: 'cibox_warm_pool_target',
+      help: 'Warm sandboxes this worker aims to keep: recent demand, between WARM_POOL_SIZE and WARM_POOL_MAX',
+      labelNames: ['worker'] as const,
+      registers: [this.registry],
+      collect() {
+        this.set({ worker }, pool.warmTarget());
+      },
+    });
+    const takes = new Counter({
+      name: 'cibox_warm_pool_takes_total',
+      help: 'Sandboxes containers took: from the warm pool (hit) or after waiting for one to start (miss)',
+      labelNames: ['worker', 'result'] as const,
+      registers: [this.registry],
+    });
+    for (const result of ['hit', 'miss'] as const) takes.inc({ worker, result }, 0); // both series exist from the start
+    pool.onTake((result) => takes.inc({ worker, result }));
   }
 
   async onApplicationBootstrap(): Promise<void> {

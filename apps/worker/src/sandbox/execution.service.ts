@@ -12,7 +12,7 @@ import {
 } from '@cibox/contracts';
 import { EXECUTION_LIMITS, executionObject, type ExecuteJobData, type ExecutionEventEnvelope } from '@cibox/queue';
 import { KernelGoneError, KernelProtocolError, type CellEvent, type KernelDone } from '@cibox/sandbox';
-import { ContainerRepository, ExecutionRepository, REDIS, WorkerRegistry, isExpired, toContainerFileObject } from '@cibox/storage';
+import { ContainerRepository, ExecutionRepository, REDIS, WorkerRegistry, isExpired, toContainerFileObject, type CancelListener } from '@cibox/storage';
 import { KeyedMutex } from './container-lock';
 import { ExecutionCancels } from './execution-cancels.service';
 import { FileSync } from './file-sync.service';
@@ -26,6 +26,12 @@ const INTERRUPT_GRACE_MS = EXECUTION_LIMITS.interruptGraceMs;
 /** Figures kept per execution, and the largest one: what the sandbox sends is untrusted input. */
 const MAX_IMAGES = 32;
 const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
+
+/** An execution's cancel: whether one was requested, and what it does to a running cell. */
+interface CellCancel {
+  requested: boolean;
+  interrupt: (() => void) | null;
+}
 
 /** Runs one execution job: the container's sandbox, its files, the cell, the events, the result. */
 @Injectable()
@@ -51,7 +57,18 @@ export class ExecutionService {
   run(job: ExecuteJobData): Promise<boolean> {
     return this.mutex.run(job.containerId, async () => {
       if (this.handedOver.has(job.containerId)) return false;
-      await this.runLocked(job);
+      const cancel: CellCancel = { requested: false, interrupt: null };
+      // Listened for before the execution begins, whose step reads the cancel mark: a cancel is
+      // either heard or found.
+      const listener = this.cancels.listen(job.executionId, () => {
+        cancel.requested = true;
+        cancel.interrupt?.();
+      });
+      try {
+        await this.runLocked(job, cancel, listener);
+      } finally {
+        listener.close();
+      }
       await this.saveUnsaved(job.containerId);
       return true;
     });
@@ -86,7 +103,7 @@ export class ExecutionService {
     if (!live.sandbox.session.alive) await this.pool.discard(containerId);
   }
 
-  private async runLocked(job: ExecuteJobData): Promise<void> {
+  private async runLocked(job: ExecuteJobData, cancel: CellCancel, listener: CancelListener): Promise<void> {
     const started = Date.now();
     // Without a stream, nobody listens for output as it happens: only `done` is published.
     // Publishes are chained so that events, and `done` after them, arrive in the order they happened.
@@ -107,17 +124,20 @@ export class ExecutionService {
     let truncated = { stdout: false, stderr: false };
 
     // The files version is read alongside, so the sync before the cell usually needs no further round
-    // trip; so is the mark that this worker starts the execution, which makes running it twice impossible.
-    const [container, filesVersion, start] = await Promise.all([
+    // trip; so is the mark that this worker starts the execution, which makes running it twice
+    // impossible (and, in the same step, the cancel mark and the binding of a running sandbox).
+    const running = this.pool.get(job.containerId);
+    const [container, filesVersion, begun] = await Promise.all([
       this.containers.getAny(job.containerId),
       this.files.filesVersion(job.containerId),
-      this.executions.begin({ tenant: job.tenant, execution: executionObject(job, { status: 'in_progress' }) }, this.config.workerId),
+      this.executions.begin({ tenant: job.tenant, execution: executionObject(job, { status: 'in_progress' }) }, this.config.workerId, running?.sandbox.id),
     ]);
     // Already ended by someone else (the api stopped waiting while it was queued): nothing to run.
-    if (start === 'finished') return;
+    if (begun.start === 'finished') return;
     // Already started by a worker that died (BullMQ handed the stalled job on): its code may have
     // had effects, and its kernel is gone, so it is failed rather than run again.
-    if (start === 'started') return this.failLost(job);
+    if (begun.start === 'started') return this.failLost(job);
+    if (begun.cancelRequested) listener.cancel();
     // The job's log scope (SandboxProcessor) names the execution, its container, tenant, request and response.
     this.logger.log('execution started');
     if (!container || isExpired(container, nowSeconds())) {
@@ -129,31 +149,20 @@ export class ExecutionService {
         live = await this.pool.acquire(job.containerId, container.memory_limit);
         // Variables live in one kernel: a container whose last execution ran in another sandbox
         // (killed, crashed, recreated on another worker) has lost them. Swapping in this sandbox's id
-        // makes that true by construction, whoever (re)created the sandbox and when.
+        // makes that true by construction, whoever (re)created the sandbox and when. `begin` swapped
+        // in the sandbox that was running; a sandbox started since (a first one, or one replacing a
+        // kernel that died meanwhile) is swapped in now.
         const [previousSandbox] = await Promise.all([
-          this.registry.bindSandbox(job.containerId, live.sandbox.id),
+          live.sandbox.id === running?.sandbox.id ? begun.previousSandbox : this.registry.bindSandbox(job.containerId, live.sandbox.id),
           this.files.pushToSandbox(live, filesVersion),
         ]);
         stateLost = previousSandbox !== null && previousSandbox !== live.sandbox.id;
 
         const session = live.sandbox.session;
         let interrupted = false;
-        let cancelled = false;
         let killed = false;
         let cancelTimer: NodeJS.Timeout | undefined;
-        // A cancel interrupts the cell like a timeout does, and kills it if it ignores that. Watched
-        // before the timers start, so a failure here leaves no timer behind.
-        let cellStarted = false;
         let ranCell = false;
-        const unwatch = await this.cancels.watch(job.executionId, () => {
-          cancelled = true;
-          if (!cellStarted) return; // not run at all: see below
-          session.interrupt();
-          cancelTimer = setTimeout(() => {
-            killed = true;
-            void this.pool.discard(job.containerId);
-          }, INTERRUPT_GRACE_MS);
-        });
         const softTimer = setTimeout(() => {
           interrupted = true;
           session.interrupt();
@@ -206,8 +215,16 @@ export class ExecutionService {
         };
         let done: KernelDone | null = null;
         try {
-          cellStarted = true;
-          if (!cancelled) {
+          // From here a cancel interrupts the cell like a timeout does, and kills it if it ignores
+          // that; before, it only marked the execution, which then does not run at all (see below).
+          cancel.interrupt = () => {
+            session.interrupt();
+            cancelTimer = setTimeout(() => {
+              killed = true;
+              void this.pool.discard(job.containerId);
+            }, INTERRUPT_GRACE_MS);
+          };
+          if (!cancel.requested) {
             ranCell = true;
             done = await session.exec(job.executionId, job.code, this.config.sandbox.outputMaxBytes, onEvent);
           }
@@ -217,7 +234,7 @@ export class ExecutionService {
           clearTimeout(softTimer);
           clearTimeout(hardTimer);
           clearTimeout(cancelTimer);
-          unwatch();
+          listener.close();
           await Promise.allSettled(pending);
         }
         if (done) {
@@ -236,7 +253,7 @@ export class ExecutionService {
           done,
           failure,
           interrupted,
-          cancelled,
+          cancelled: cancel.requested,
           killed,
           oomKilled: !done && !killed && !(failure instanceof KernelProtocolError) && (await live.sandbox.wasOomKilled()),
           timeoutMs: job.timeoutMs,

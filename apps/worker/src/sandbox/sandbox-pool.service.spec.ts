@@ -2,11 +2,12 @@ import { Logger } from '@nestjs/common';
 import type { AppConfig } from '@cibox/config';
 import { ACTIVE_CPU_SHARES, MEMORY_TIER_BYTES, WARM_CPU_SHARES, WORKER_LABEL } from '@cibox/sandbox';
 import { FakeSandbox, FakeSandboxDriver, eventually } from '@cibox/testing';
-import { SandboxPool } from './sandbox-pool.service';
+import { SandboxPool, type PoolTake } from './sandbox-pool.service';
 
-function setup(warmPoolSize: number) {
+/** A pool of `warmPoolSize` to `warmPoolMax` (by default a fixed size) that starts `startConcurrency` sandboxes at once. */
+function setup(warmPoolSize: number, { warmPoolMax = warmPoolSize, startConcurrency = 1 } = {}) {
   const driver = new FakeSandboxDriver();
-  const config = { workerId: 'w-test', sandbox: { warmPoolSize } } as AppConfig;
+  const config = { workerId: 'w-test', sandbox: { warmPoolSize, warmPoolMax, startConcurrency } } as AppConfig;
   const pool = new SandboxPool(config, driver);
   return { driver, pool };
 }
@@ -29,21 +30,20 @@ afterEach(async () => {
   pools = [];
 });
 
-function started(warmPoolSize: number) {
-  const s = setup(warmPoolSize);
+function started(...args: Parameters<typeof setup>) {
+  const s = setup(...args);
   pools.push(s.pool);
   return s;
 }
+
+const WARM_SPEC = { memoryBytes: MEMORY_TIER_BYTES['1g'], cpuShares: WARM_CPU_SHARES, labels: { [WORKER_LABEL]: 'w-test' } };
 
 describe('SandboxPool', () => {
   it('fills the warm pool to WARM_POOL_SIZE at bootstrap, at low CPU weight, and no further', async () => {
     const { driver, pool } = started(2);
     pool.onApplicationBootstrap();
     await filled(pool, 2);
-    expect(driver.createCalls).toEqual([
-      { memoryBytes: MEMORY_TIER_BYTES['1g'], cpuShares: WARM_CPU_SHARES, labels: { [WORKER_LABEL]: 'w-test' } },
-      { memoryBytes: MEMORY_TIER_BYTES['1g'], cpuShares: WARM_CPU_SHARES, labels: { [WORKER_LABEL]: 'w-test' } },
-    ]);
+    expect(driver.createCalls).toEqual([WARM_SPEC, WARM_SPEC]);
     pool.onApplicationBootstrap(); // a refill of a full pool starts nothing (it would call create at once)
     expect(driver.createCalls).toHaveLength(2);
   });
@@ -70,11 +70,11 @@ describe('SandboxPool', () => {
     expect(driver.createCalls.filter((c) => c.cpuShares === ACTIVE_CPU_SHARES)).toEqual([]);
   });
 
-  it('creates a sandbox at the container tier when the warm pool is empty', async () => {
+  it('starts a sandbox at the active CPU weight for a container that finds the pool empty, and raises it to its tier', async () => {
     const { driver, pool } = started(0);
     const live = await pool.acquire('cntr_a', '16g');
-    expect(driver.createCalls).toEqual([{ memoryBytes: MEMORY_TIER_BYTES['16g'], cpuShares: ACTIVE_CPU_SHARES, labels: { [WORKER_LABEL]: 'w-test' } }]);
-    expect((live.sandbox as FakeSandbox).updates).toEqual([]);
+    expect(driver.createCalls).toEqual([{ ...WARM_SPEC, cpuShares: ACTIVE_CPU_SHARES }]);
+    expect((live.sandbox as FakeSandbox).updates).toEqual([{ memoryBytes: MEMORY_TIER_BYTES['16g'], cpuShares: ACTIVE_CPU_SHARES }]);
   });
 
   it('returns the same live sandbox to a second acquire', async () => {
@@ -170,6 +170,96 @@ describe('SandboxPool', () => {
     }
   });
 
+  describe('sized by demand', () => {
+    it('grows with the sandboxes containers take, up to WARM_POOL_MAX', async () => {
+      const { pool } = started(1, { warmPoolMax: 4, startConcurrency: 2 });
+      pool.onApplicationBootstrap();
+      await filled(pool, 1);
+      for (const c of ['a', 'b', 'c']) await pool.acquire(`cntr_${c}`, '1g');
+      expect(pool.warmTarget()).toBe(3);
+      await filled(pool, 3);
+      for (const c of ['d', 'e', 'f', 'g', 'h']) await pool.acquire(`cntr_${c}`, '1g');
+      expect(pool.warmTarget()).toBe(4);
+      await filled(pool, 4);
+    });
+
+    it('shrinks back to WARM_POOL_SIZE once takes stop, removing the longest idle first', async () => {
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+      try {
+        const { driver, pool } = started(1, { warmPoolMax: 4, startConcurrency: 2 });
+        pool.onApplicationBootstrap();
+        await jest.advanceTimersByTimeAsync(1);
+        for (const c of ['a', 'b', 'c', 'd']) await pool.acquire(`cntr_${c}`, '1g');
+        await jest.advanceTimersByTimeAsync(1);
+        const grown = warmIds(pool);
+        expect(grown).toHaveLength(4);
+        const creates = driver.createCalls.length;
+        // The count of 4 takes falls by e every 30 s: a target of 3 at the first tick (10 s), 1 from 30 s.
+        await jest.advanceTimersByTimeAsync(10_000);
+        expect(warmIds(pool)).toEqual(grown.slice(1));
+        expect(driver.removed).toEqual([grown[0]]);
+        await jest.advanceTimersByTimeAsync(30_000);
+        expect(warmIds(pool)).toEqual(grown.slice(3));
+        expect(driver.removed).toEqual(grown.slice(0, 3));
+        expect(driver.createCalls).toHaveLength(creates); // and nothing started to replace them
+      } finally {
+        jest.useRealTimers();
+      }
+    });
+
+    it('starts at most SANDBOX_START_CONCURRENCY sandboxes at once', async () => {
+      const { driver, pool } = started(4, { startConcurrency: 2 });
+      const release = driver.holdCreates();
+      pool.onApplicationBootstrap();
+      await eventually(() => driver.createCalls.length === 2, { intervalMs: 5 });
+      pool.onApplicationBootstrap(); // a refill while two are starting starts nothing more
+      expect(driver.createCalls).toHaveLength(2);
+      release();
+      await filled(pool, 4);
+      expect(driver.createCalls).toHaveLength(4);
+    });
+
+    // Refills start at a low CPU weight: on a busy machine they take seconds, too long to wait for.
+    it('starts one more, at the active weight, for a container waiting while the pool\'s starts are all under way', async () => {
+      const { driver, pool } = started(2, { startConcurrency: 2 });
+      const release = driver.holdCreates();
+      pool.onApplicationBootstrap();
+      await eventually(() => driver.createCalls.length === 2, { intervalMs: 5 });
+      const waiting = [pool.acquire('cntr_a', '1g'), pool.acquire('cntr_b', '1g'), pool.acquire('cntr_c', '1g')];
+      expect(driver.createCalls.map((c) => c.cpuShares)).toEqual([WARM_CPU_SHARES, WARM_CPU_SHARES, ACTIVE_CPU_SHARES, ACTIVE_CPU_SHARES]);
+      release();
+      await Promise.all(waiting);
+      await filled(pool, 2);
+    });
+
+    it('gives the next sandbox started to a container waiting for one before the pool', async () => {
+      const { driver, pool } = started(2);
+      const release = driver.holdCreates();
+      pool.onApplicationBootstrap();
+      await eventually(() => driver.createCalls.length === 1, { intervalMs: 5 });
+      const waiting = pool.acquire('cntr_a', '1g');
+      release();
+      const live = await waiting;
+      expect(live.sandbox.id).toBe(driver.sandboxes[0]!.id);
+      expect(await filled(pool, 2)).not.toContain(live.sandbox.id);
+    });
+
+    it('reports each take: a hit from the pool, a miss when the container waited for a start', async () => {
+      const { driver, pool } = started(1);
+      const takes: PoolTake[] = [];
+      pool.onTake((take) => takes.push(take));
+      pool.onApplicationBootstrap();
+      await filled(pool, 1);
+      const release = driver.holdCreates(); // holds the refill the first take starts
+      await pool.acquire('cntr_a', '1g');
+      const waiting = pool.acquire('cntr_b', '1g');
+      expect(takes).toEqual(['hit', 'miss']);
+      release();
+      await waiting;
+      expect(takes).toEqual(['hit', 'miss']);
+    });
+  });
+
   describe('onModuleDestroy', () => {
     it('removes warm and live sandboxes', async () => {
       const { driver, pool } = started(2);
@@ -213,6 +303,21 @@ describe('SandboxPool', () => {
       await expect(acquiring).rejects.toThrow(/shutting down/);
       await destroyed;
       expect(driver.running.map((s) => s.id)).toEqual([]);
+    });
+
+    it('rejects a container waiting for a start at once, and an acquire after it began without a start', async () => {
+      const { driver, pool } = started(0);
+      const release = driver.holdCreates();
+      const waiting = pool.acquire('cntr_a', '1g');
+      await eventually(() => driver.createCalls.length === 1, { intervalMs: 5 });
+      const destroyed = pool.onModuleDestroy();
+      await expect(waiting).rejects.toThrow(/shutting down/); // before its start ends
+      await expect(pool.acquire('cntr_b', '1g')).rejects.toThrow(/shutting down/);
+      expect(driver.createCalls).toHaveLength(1);
+      release();
+      await destroyed;
+      expect(driver.sandboxes).toHaveLength(1);
+      expect(driver.running).toEqual([]);
     });
 
     // Shutdown waits for starts in flight: otherwise the process may exit before such a start
