@@ -12,7 +12,7 @@ beforeAll(() => Logger.overrideLogger(false));
 
 /** The orphan sweep over what one engine holds: every worker driving that engine sees the same list. */
 describe('ReaperService: sandboxes left on its engine', () => {
-  const config = { workerId: 'w-me', sandbox: { warmPoolSize: 0 }, reaperIntervalMs: 60_000 } as AppConfig;
+  const config = { workerId: 'w-me', sandbox: { warmPoolSize: 0, warmPoolMax: 0, startConcurrency: 1 }, reaperIntervalMs: 60_000 } as AppConfig;
   const alive = new Set(['w-me', 'w-neighbour']);
   // Every container this worker holds is live: this sweep is about Docker's side only.
   const containers = { getAny: (id: string) => Promise.resolve({ id, expired: false, last_active_at: Math.floor(Date.now() / 1000), expires_minutes: 20 }) } as unknown as ContainerRepository;
@@ -64,7 +64,7 @@ describe('ReaperService: sandboxes left on its engine', () => {
 
 /** The sweep of the containers placed on this worker: what ends their reservations when nobody deletes them. */
 describe('ReaperService: reservations of containers nobody deletes', () => {
-  const config = { workerId: 'w-me', sandbox: { warmPoolSize: 0 }, reaperIntervalMs: 60_000 } as AppConfig;
+  const config = { workerId: 'w-me', sandbox: { warmPoolSize: 0, warmPoolMax: 0, startConcurrency: 1 }, reaperIntervalMs: 60_000 } as AppConfig;
 
   it('frees the place of a container that expired idle, without a sandbox and without any call to destroy it', async () => {
     const now = Math.floor(Date.now() / 1000);
@@ -114,7 +114,7 @@ describe('ReaperService: reservations of containers nobody deletes', () => {
 
 /** The rescue of a worker found dead, which may only have stalled and come back. */
 describe('ReaperService: rescuing a dead worker', () => {
-  const config = { workerId: 'w-me', sandbox: { warmPoolSize: 0 }, reaperIntervalMs: 60_000 } as AppConfig;
+  const config = { workerId: 'w-me', sandbox: { warmPoolSize: 0, warmPoolMax: 0, startConcurrency: 1 }, reaperIntervalMs: 60_000 } as AppConfig;
   const liveRecord = (id: string) => Promise.resolve({ id, expired: false, last_active_at: Math.floor(Date.now() / 1000), expires_minutes: 20 });
 
   function setup(opts: { comesBack: 'before-forget' | 'never'; left?: number }) {
